@@ -1,0 +1,34 @@
+# The README's commands. Each creates the virtual environment when it is missing or stale.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# Local development pins the CPU build of torch; images choose their own CUDA build.
+EXTRAS := infra,training,serving,dev
+
+.PHONY: demo test lint typecheck unit verify-pins clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/hoist plan --stack dev
+
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+verify-pins: $(STAMP)
+	$(BIN)/python -m infra.verify_pins
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

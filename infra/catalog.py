@@ -1,0 +1,158 @@
+"""Dated facts with their sources: instance facts, prices, supported versions and pins.
+
+Nothing here reads the clock or calls AWS. Every figure names where it came from and when, so a
+reviewer can judge how stale it is; ``make verify-pins`` re-checks them where a network and
+credentials exist. Prices are us-east-1, Linux, on-demand, in USD.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+HOURS_PER_MONTH = 730
+"""AWS's own convention for monthly estimates (8,760 h / 12)."""
+
+EC2_PRICING = "AWS EC2 On-Demand pricing page, us-east-1 Linux"
+EC2_PRICING_DATE = dt.date(2025, 11, 1)
+SAGEMAKER_PRICING = "AWS SageMaker AI pricing page, real-time inference, us-east-1"
+SAGEMAKER_PRICING_DATE = dt.date(2025, 11, 1)
+VPC_PRICING = "AWS VPC pricing page (NAT gateway, PrivateLink, public IPv4), us-east-1"
+VPC_PRICING_DATE = dt.date(2025, 11, 1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Price:
+    """An hourly (or monthly) price with its provenance."""
+
+    usd: float
+    unit: str
+    source: str
+    as_of: dt.date
+
+    @property
+    def monthly_usd(self) -> float:
+        return self.usd * HOURS_PER_MONTH if self.unit == "hour" else self.usd
+
+    def cite(self) -> str:
+        return f"{self.source}, {self.as_of.isoformat()}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstanceFacts:
+    """What hoist needs to know about an EC2 instance type."""
+
+    gpus: int
+    gpu_model: str | None
+    gpu_memory_gib: int
+    efa_interfaces: int
+    vcpus: int
+    on_demand_usd_per_hour: float
+    peak_bf16_tflops_per_gpu: float = 0.0
+    """Dense bf16 peak of one GPU, for model-FLOPs utilisation."""
+
+
+
+EC2_INSTANCES: dict[str, InstanceFacts] = {
+    # General purpose, for system node groups.
+    "m6i.large": InstanceFacts(gpus=0, gpu_model=None, gpu_memory_gib=0, efa_interfaces=0, vcpus=2,
+                               on_demand_usd_per_hour=0.096),
+    "m6i.xlarge": InstanceFacts(gpus=0, gpu_model=None, gpu_memory_gib=0, efa_interfaces=0, vcpus=4,
+                                on_demand_usd_per_hour=0.192),
+    "m7i.large": InstanceFacts(gpus=0, gpu_model=None, gpu_memory_gib=0, efa_interfaces=0, vcpus=2,
+                               on_demand_usd_per_hour=0.1008),
+    "m7i.xlarge": InstanceFacts(gpus=0, gpu_model=None, gpu_memory_gib=0, efa_interfaces=0, vcpus=4,
+                                on_demand_usd_per_hour=0.2016),
+    # GPU instances.
+    "g5.xlarge": InstanceFacts(gpus=1, gpu_model="A10G", gpu_memory_gib=24, efa_interfaces=0, vcpus=4,
+                               on_demand_usd_per_hour=1.006, peak_bf16_tflops_per_gpu=125.0),
+    "g5.2xlarge": InstanceFacts(gpus=1, gpu_model="A10G", gpu_memory_gib=24, efa_interfaces=0, vcpus=8,
+                                on_demand_usd_per_hour=1.212, peak_bf16_tflops_per_gpu=125.0),
+    "g5.12xlarge": InstanceFacts(gpus=4, gpu_model="A10G", gpu_memory_gib=96, efa_interfaces=0, vcpus=48,
+                                 on_demand_usd_per_hour=5.672, peak_bf16_tflops_per_gpu=125.0),
+    "g5.48xlarge": InstanceFacts(gpus=8, gpu_model="A10G", gpu_memory_gib=192, efa_interfaces=1, vcpus=192,
+                                 on_demand_usd_per_hour=16.288, peak_bf16_tflops_per_gpu=125.0),
+    "g6.xlarge": InstanceFacts(gpus=1, gpu_model="L4", gpu_memory_gib=24, efa_interfaces=0, vcpus=4,
+                               on_demand_usd_per_hour=0.8048, peak_bf16_tflops_per_gpu=121.0),
+    "g6e.xlarge": InstanceFacts(gpus=1, gpu_model="L40S", gpu_memory_gib=48, efa_interfaces=0, vcpus=4,
+                                on_demand_usd_per_hour=1.861, peak_bf16_tflops_per_gpu=362.0),
+    "g6e.12xlarge": InstanceFacts(gpus=4, gpu_model="L40S", gpu_memory_gib=192, efa_interfaces=1,
+                                  vcpus=48, on_demand_usd_per_hour=10.493, peak_bf16_tflops_per_gpu=362.0),
+    "p4d.24xlarge": InstanceFacts(gpus=8, gpu_model="A100-40GB", gpu_memory_gib=320, efa_interfaces=4,
+                                  vcpus=96, on_demand_usd_per_hour=21.958, peak_bf16_tflops_per_gpu=312.0),
+    "p5.48xlarge": InstanceFacts(gpus=8, gpu_model="H100", gpu_memory_gib=640, efa_interfaces=32,
+                                 vcpus=192, on_demand_usd_per_hour=55.040, peak_bf16_tflops_per_gpu=989.0),
+}
+"""Prices: EC2_PRICING as of EC2_PRICING_DATE (after the June 2025 P4/P5 price reduction).
+GPU peaks: NVIDIA data sheets, dense (no sparsity)."""
+
+SAGEMAKER_HOSTING_USD_PER_HOUR: dict[str, float] = {
+    "ml.m5.xlarge": 0.23,
+    "ml.c5.xlarge": 0.204,
+    "ml.g5.xlarge": 1.408,
+    "ml.g5.2xlarge": 1.515,
+    "ml.g5.12xlarge": 7.09,
+}
+"""SAGEMAKER_PRICING as of SAGEMAKER_PRICING_DATE."""
+
+NAT_GATEWAY_HOUR = Price(usd=0.045, unit="hour", source=VPC_PRICING, as_of=VPC_PRICING_DATE)
+INTERFACE_ENDPOINT_AZ_HOUR = Price(usd=0.01, unit="hour", source=VPC_PRICING, as_of=VPC_PRICING_DATE)
+PUBLIC_IPV4_HOUR = Price(usd=0.005, unit="hour", source=VPC_PRICING, as_of=VPC_PRICING_DATE)
+EKS_CONTROL_PLANE_HOUR = Price(usd=0.10, unit="hour", source="AWS EKS pricing page, standard support",
+                               as_of=dt.date(2025, 11, 1))
+KMS_KEY_MONTH = Price(usd=1.0, unit="month", source="AWS KMS pricing page", as_of=dt.date(2025, 11, 1))
+FSX_LUSTRE_P2_125_GB_MONTH = Price(usd=0.145, unit="month",
+                                   source="AWS FSx for Lustre pricing page, PERSISTENT_2 125 MB/s/TiB",
+                                   as_of=dt.date(2025, 11, 1))
+
+
+def ec2_hour(instance_type: str) -> Price:
+    return Price(usd=EC2_INSTANCES[instance_type].on_demand_usd_per_hour, unit="hour",
+                 source=EC2_PRICING, as_of=EC2_PRICING_DATE)
+
+
+def sagemaker_hour(instance_type: str) -> Price:
+    return Price(usd=SAGEMAKER_HOSTING_USD_PER_HOUR[instance_type], unit="hour",
+                 source=SAGEMAKER_PRICING, as_of=SAGEMAKER_PRICING_DATE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EksVersion:
+    released: dt.date
+    end_of_standard_support: dt.date
+    estimated: bool = False
+    """True where AWS had not yet published the date and it is derived from the 14-month window."""
+
+
+EKS_VERSIONS_SOURCE = "AWS EKS Kubernetes release calendar"
+EKS_VERSIONS_AS_OF = dt.date(2026, 11, 1)
+"""The day the calendar below was read. Support is judged against this date, never the clock."""
+
+EKS_VERSIONS: dict[str, EksVersion] = {
+    "1.33": EksVersion(released=dt.date(2025, 5, 29), end_of_standard_support=dt.date(2026, 7, 29)),
+    "1.34": EksVersion(released=dt.date(2025, 10, 2), end_of_standard_support=dt.date(2026, 12, 2)),
+    "1.35": EksVersion(released=dt.date(2026, 1, 27), end_of_standard_support=dt.date(2027, 3, 27),
+                       estimated=True),
+    "1.36": EksVersion(released=dt.date(2026, 6, 10), end_of_standard_support=dt.date(2027, 8, 10),
+                       estimated=True),
+}
+
+
+def eks_versions_in_standard_support(on: dt.date = EKS_VERSIONS_AS_OF) -> list[str]:
+    return sorted(v for v, facts in EKS_VERSIONS.items() if facts.end_of_standard_support > on)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pin:
+    """A version or digest that the project pins, with where it came from."""
+
+    value: str
+    source: str
+    as_of: dt.date
+
+
+PINS: dict[str, Pin] = {
+    "pulumi-aws": Pin(value="7.51.1", source="PyPI pulumi-aws", as_of=dt.date(2026, 11, 1)),
+    "pulumi": Pin(value="3.272.0", source="PyPI pulumi", as_of=dt.date(2026, 11, 1)),
+}
+"""Later parts add base-image digests, Helm chart versions and action SHAs here."""

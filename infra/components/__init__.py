@@ -1,0 +1,1 @@
+"""One ComponentResource per AWS concern. Components take typed args and never read Pulumi config."""

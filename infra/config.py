@@ -1,0 +1,384 @@
+"""The stack config: everything a stack may vary, typed once.
+
+A stack file (``stacks/Pulumi.<stack>.yaml``) holds values under the ``hoist:`` namespace. They are
+validated by ``StackConfig``; a bad value fails with one line naming the file, the key, the value
+and what is allowed. ``parse`` is pure: it never calls AWS, reads the clock or touches Pulumi.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from infra import aws_shapes
+
+NAMESPACE = "hoist"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+STACKS_DIR = PROJECT_ROOT / "stacks"
+
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                      2192, 2557, 2922, 3288, 3653)
+InterfaceEndpoint = Literal["ecr.api", "ecr.dkr", "sts", "logs", "sagemaker.api", "sagemaker.runtime"]
+INTERFACE_ENDPOINT_SERVICES: tuple[InterfaceEndpoint, ...] = (
+    "ecr.api", "ecr.dkr", "sts", "logs", "sagemaker.api", "sagemaker.runtime")
+Environment = Literal["dev", "staging", "prod"]
+
+_TAG_KEY = re.compile(r"^[\w.:/=+\-@ ]{1,128}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ConfigError(ValueError):
+    """A stack config that cannot be used; the message is one line meant for a person."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class NetworkConfig(_Frozen):
+    """The VPC: where every private workload of the stack lives."""
+
+    cidr: str = Field("10.0.0.0/16", description="IPv4 CIDR of the VPC, a /16 to /20 block.")
+    availability_zones: tuple[str, ...] = Field(
+        ("us-east-1a", "us-east-1b"),
+        description="AZs to spread subnets over (at least 2; prod needs 3). Must be in the stack's region.",
+    )
+    nat_gateways: Literal["single", "per_az"] = Field(
+        "single", description="One NAT gateway for the VPC (cheap) or one per AZ (survives an AZ outage)."
+    )
+    interface_endpoints: tuple[InterfaceEndpoint, ...] = Field(
+        INTERFACE_ENDPOINT_SERVICES,
+        description="AWS services reached privately through interface VPC endpoints (S3 always has a gateway).",
+    )
+    flow_log_retention_days: int = Field(
+        30, description="Days VPC flow logs are kept in CloudWatch Logs (a CloudWatch retention value)."
+    )
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            network = ipaddress.IPv4Network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"not an IPv4 CIDR block ({exc}); expected e.g. 10.0.0.0/16") from None
+        if not 16 <= network.prefixlen <= 20:
+            raise ValueError("prefix length must be /16 to /20 to leave room for 2 subnets per AZ")
+        if not network.is_private:
+            raise ValueError("must be a private (RFC 1918) range such as 10.0.0.0/16")
+        return value
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _azs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(value) < 2:
+            raise ValueError("at least 2 availability zones are required")
+        if len(set(value)) != len(value):
+            raise ValueError("availability zones must be distinct")
+        if len(value) > 6:
+            raise ValueError("at most 6 availability zones are supported")
+        return value
+
+    @field_validator("flow_log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be a CloudWatch retention value: {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return value
+
+
+class StorageConfig(_Frozen):
+    """Buckets for datasets, checkpoints, models and access logs, and the stack's KMS key."""
+
+    force_destroy: bool = Field(
+        False, description="Let `pulumi destroy` delete non-empty buckets. Allowed only in dev."
+    )
+    checkpoint_noncurrent_days: int = Field(
+        7, ge=1, le=3650, description="Days an overwritten or deleted checkpoint object version is kept."
+    )
+    abort_incomplete_multipart_days: int = Field(
+        3, ge=1, le=365, description="Days before an unfinished multipart upload is aborted."
+    )
+    access_log_expiry_days: int = Field(
+        365, ge=1, le=3650, description="Days S3 server access logs are kept."
+    )
+    kms_deletion_window_days: int = Field(
+        30, ge=7, le=30, description="Waiting period before a scheduled KMS key deletion takes effect."
+    )
+
+
+class RegistryConfig(_Frozen):
+    """ECR repositories for the training and serving images."""
+
+    keep_images: int = Field(
+        100, ge=1, le=10000, description="Newest images kept per repository; older ones expire."
+    )
+    untagged_expiry_days: int = Field(
+        7, ge=1, le=3650, description="Days an untagged image (a superseded build layer) is kept."
+    )
+
+
+class BudgetConfig(_Frozen):
+    """The stack's monthly AWS Budget, filtered to its cost-allocation tag."""
+
+    monthly_limit_usd: float = Field(500.0, gt=0, le=10_000_000, description="Monthly budget in USD.")
+    alert_threshold_percent: int = Field(
+        80, ge=1, le=1000, description="Alert when actual or forecast spend passes this % of the limit."
+    )
+    alert_emails: tuple[str, ...] = Field(
+        ("platform-team@example.com",), description="Addresses that receive budget alerts (at least one)."
+    )
+
+    @field_validator("alert_emails")
+    @classmethod
+    def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one alert e-mail address is required")
+        for address in value:
+            if not _EMAIL.match(address):
+                raise ValueError(f"{address!r} is not an e-mail address")
+        return value
+
+
+class GpuPoolConfig(_Frozen):
+    """A pool of GPU capacity that scales from zero (provisioned by the cluster component)."""
+
+    instance_types: tuple[str, ...] = Field(
+        ("g5.xlarge",), description="EC2 GPU instance types the pool may launch (from the catalog)."
+    )
+    capacity_type: Literal["on-demand", "spot", "reserved"] = Field(
+        "spot", description="How the pool buys capacity."
+    )
+    max_gpus: int = Field(4, ge=1, le=4096, description="Upper limit on GPUs the pool may hold at once.")
+    efa: bool = Field(False, description="Attach EFA interfaces (keeps the pool in one AZ).")
+
+    @field_validator("instance_types")
+    @classmethod
+    def _instance_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from infra.catalog import EC2_INSTANCES
+
+        if not value:
+            raise ValueError("at least one instance type is required")
+        known = aws_shapes.ec2_instance_types()
+        for instance_type in value:
+            if instance_type not in known:
+                raise ValueError(f"{instance_type!r} is not an EC2 instance type")
+            facts = EC2_INSTANCES.get(instance_type)
+            if facts is None or facts.gpus == 0:
+                gpu_types = sorted(t for t, f in EC2_INSTANCES.items() if f.gpus)
+                raise ValueError(f"{instance_type!r} is not a GPU type in the catalog; allowed: {', '.join(gpu_types)}")
+        return value
+
+    @model_validator(mode="after")
+    def _efa(self) -> GpuPoolConfig:
+        from infra.catalog import EC2_INSTANCES
+
+        if self.efa:
+            without = [t for t in self.instance_types if EC2_INSTANCES[t].efa_interfaces == 0]
+            if without:
+                raise ValueError(f"efa is on but {', '.join(without)} has no EFA interface")
+        return self
+
+
+class StackConfig(_Frozen):
+    """Everything one stack (environment) may vary."""
+
+    environment: Environment = Field(
+        "dev", description="The tier this stack serves; prod turns on the strict guardrails."
+    )
+    region: str = Field("us-east-1", description="AWS region of every resource in the stack.")
+    allowed_account_ids: tuple[str, ...] = Field(
+        description="AWS account ids this stack may touch; the provider refuses any other account."
+    )
+    cost_center: str = Field("ml-platform", min_length=1, max_length=128,
+                             description="Value of the cost-center tag on every resource.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on every resource.")
+    protect_stateful: bool = Field(
+        False, description="Protect buckets and keys from deletion and retain them on delete (prod must)."
+    )
+    budget: BudgetConfig = Field(default_factory=BudgetConfig, description="Monthly AWS Budget and alert.")
+    network: NetworkConfig = Field(default_factory=NetworkConfig, description="VPC layout.")
+    storage: StorageConfig = Field(default_factory=StorageConfig, description="Buckets and KMS key.")
+    registry: RegistryConfig = Field(default_factory=RegistryConfig, description="ECR repositories.")
+    gpu_pools: dict[str, GpuPoolConfig] = Field(
+        default_factory=dict, description="GPU pools by name (lower-case letters, digits and dashes)."
+    )
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value not in aws_shapes.aws_regions():
+            raise ValueError("not an AWS commercial region known to botocore (e.g. us-east-1, eu-west-1)")
+        return value
+
+    @field_validator("allowed_account_ids")
+    @classmethod
+    def _accounts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one AWS account id is required")
+        for account in value:
+            if not re.fullmatch(r"\d{12}", account):
+                raise ValueError(f"{account!r} is not a 12-digit AWS account id")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, tag_value in value.items():
+            if not _TAG_KEY.match(key) or key.lower().startswith("aws:"):
+                raise ValueError(f"tag key {key!r} is not a valid AWS tag key (1-128 chars, no 'aws:' prefix)")
+            if len(tag_value) > 256:
+                raise ValueError(f"tag {key!r} value is longer than 256 characters")
+        return value
+
+    @field_validator("gpu_pools")
+    @classmethod
+    def _pool_names(cls, value: dict[str, GpuPoolConfig]) -> dict[str, GpuPoolConfig]:
+        for name in value:
+            if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?", name):
+                raise ValueError(f"pool name {name!r} must be 1-32 lower-case letters, digits and dashes")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> StackConfig:
+        for az in self.network.availability_zones:
+            if not re.fullmatch(re.escape(self.region) + r"[a-z]", az):
+                raise ValueError(f"network.availability_zones: {az!r} is not an AZ of region {self.region}")
+        if self.environment == "prod":
+            if len(self.network.availability_zones) < 3:
+                raise ValueError("network.availability_zones: prod needs at least 3 availability zones")
+            if self.network.nat_gateways != "per_az":
+                raise ValueError("network.nat_gateways: prod needs 'per_az' so one AZ outage cannot cut egress")
+            if not self.protect_stateful:
+                raise ValueError("protect_stateful: prod must protect its buckets and keys (set true)")
+        if self.storage.force_destroy and self.environment != "dev":
+            raise ValueError("storage.force_destroy: allowed only in dev, where data is disposable")
+        if self.storage.force_destroy and self.protect_stateful:
+            raise ValueError("storage.force_destroy: cannot be true when protect_stateful is true")
+        return self
+
+    @property
+    def default_tags(self) -> dict[str, str]:
+        """Tags the provider puts on every resource, for cost allocation and for the policy pack."""
+        return {**self.tags, "hoist:project": "hoist", "hoist:environment": self.environment,
+                "cost-center": self.cost_center, "managed-by": "pulumi"}
+
+
+def _format_error(source: str, error: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
+    location = [str(part) for part in error["loc"]]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    # Cross-field errors carry their own key at the start of the message.
+    if not location and ": " in message and not message.startswith(" "):
+        key, _, message = message.partition(": ")
+        location = key.split(".")
+    key = f"{NAMESPACE}:" + ".".join(location) if location else NAMESPACE
+    if error["type"] == "extra_forbidden":
+        parent = _lookup(raw, location[:-1])
+        allowed = _allowed_keys(location[:-1], parent)
+        return f"{source}: {key}: unknown key; allowed keys here: {', '.join(allowed)}"
+    if error["type"] == "missing":
+        return f"{source}: {key}: required but missing"
+    value = _lookup(raw, location)
+    shown = json.dumps(value) if value is not _MISSING else "(unset)"
+    return f"{source}: {key} = {shown}: {message}"
+
+
+_MISSING = object()
+
+
+def _lookup(raw: Mapping[str, Any], location: list[str]) -> Any:
+    node: Any = raw
+    for part in location:
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list | tuple) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _MISSING
+    return node
+
+
+def _allowed_keys(location: list[str], parent: Any) -> list[str]:
+    model: type[BaseModel] = StackConfig
+    for part in location:
+        annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        elif part in StackConfig.model_fields and part == "gpu_pools":
+            continue
+        else:
+            model = GpuPoolConfig
+    return sorted(model.model_fields)
+
+
+def parse(raw: Mapping[str, Any], source: str) -> StackConfig:
+    """Validate the ``hoist:`` values of one stack. Raises ConfigError with one line per problem."""
+    try:
+        return StackConfig.model_validate(dict(raw))
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = _format_error(source, errors[0], raw)
+        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        raise ConfigError(first + more) from None
+
+
+def read_stack_file(path: Path) -> dict[str, Any]:
+    """The ``hoist:`` values of a Pulumi stack file, with the namespace stripped."""
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such stack file; stacks live in {STACKS_DIR}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    values = document.get("config") or {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: 'config' must be a mapping of keys to values")
+    raw: dict[str, Any] = {}
+    for key, value in values.items():
+        namespace, _, name = str(key).partition(":")
+        if namespace == NAMESPACE and name:
+            raw[name] = value
+    return raw
+
+
+def stack_file(stack: str) -> Path:
+    return STACKS_DIR / f"Pulumi.{stack}.yaml"
+
+
+def available_stacks() -> list[str]:
+    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in STACKS_DIR.glob("Pulumi.*.yaml"))
+
+
+def load_stack(stack: str) -> StackConfig:
+    """Read and validate ``stacks/Pulumi.<stack>.yaml``."""
+    path = stack_file(stack)
+    if not path.exists():
+        raise ConfigError(f"unknown stack {stack!r}; available: {', '.join(available_stacks())}")
+    return parse(read_stack_file(path), source=str(path.relative_to(PROJECT_ROOT)))
+
+
+def from_pulumi_config(values: Mapping[str, Any], stack: str) -> StackConfig:
+    """Validate the ``hoist:*`` entries of Pulumi's runtime config (object values arrive as JSON)."""
+    raw: dict[str, Any] = {}
+    for key, value in values.items():
+        namespace, _, name = key.partition(":")
+        if namespace != NAMESPACE or not name:
+            continue
+        # Pulumi hands object and list values to the program as JSON text; scalars stay strings.
+        if isinstance(value, str) and value[:1] in "{[":
+            try:
+                raw[name] = json.loads(value)
+                continue
+            except json.JSONDecodeError:
+                pass
+        raw[name] = value
+    return parse(raw, source=f"stacks/Pulumi.{stack}.yaml")
+
+

@@ -1,0 +1,95 @@
+"""Monthly cost estimate of a plan: what the stack pays for by the hour, priced from the catalog.
+
+Every line names its price source and date. Capacity that scales is priced twice: at its
+configured maximum and at its idle floor (what it costs when nothing runs). Usage-priced services
+(S3 storage, requests, data transfer) are not estimated: they depend on workload, not on the plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from infra import catalog
+from infra.plan import Plan, PlannedResource
+
+
+@dataclass(frozen=True)
+class CostLine:
+    component: str
+    item: str
+    quantity: float
+    unit_price: catalog.Price
+    idle_quantity: float
+
+    @property
+    def monthly_max_usd(self) -> float:
+        return self.quantity * self.unit_price.monthly_usd
+
+    @property
+    def monthly_idle_usd(self) -> float:
+        return self.idle_quantity * self.unit_price.monthly_usd
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    stack: str
+    lines: tuple[CostLine, ...]
+
+    @property
+    def monthly_max_usd(self) -> float:
+        return round(sum(line.monthly_max_usd for line in self.lines), 2)
+
+    @property
+    def monthly_idle_usd(self) -> float:
+        return round(sum(line.monthly_idle_usd for line in self.lines), 2)
+
+
+Pricer = Callable[[PlannedResource], Iterable[tuple[str, float, catalog.Price, float]]]
+"""Yields (item, quantity at maximum, unit price, quantity when idle) for one resource."""
+
+
+def _nat(r: PlannedResource) -> Iterable[tuple[str, float, catalog.Price, float]]:
+    yield "NAT gateway", 1, catalog.NAT_GATEWAY_HOUR, 1
+
+
+def _eip(r: PlannedResource) -> Iterable[tuple[str, float, catalog.Price, float]]:
+    yield "public IPv4 address", 1, catalog.PUBLIC_IPV4_HOUR, 1
+
+
+def _endpoint(r: PlannedResource) -> Iterable[tuple[str, float, catalog.Price, float]]:
+    if r.inputs.get("vpcEndpointType") == "Interface":
+        # Interface endpoints are billed per AZ they have a network interface in.
+        azs = len(r.inputs.get("subnetIds") or [])
+        yield "interface endpoint (per AZ)", azs, catalog.INTERFACE_ENDPOINT_AZ_HOUR, azs
+
+
+def _kms(r: PlannedResource) -> Iterable[tuple[str, float, catalog.Price, float]]:
+    yield "KMS key", 1, catalog.KMS_KEY_MONTH, 1
+
+
+PRICERS: dict[str, Pricer] = {
+    "aws:ec2/natGateway:NatGateway": _nat,
+    "aws:ec2/eip:Eip": _eip,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _endpoint,
+    "aws:kms/key:Key": _kms,
+}
+"""Resource type -> how to price it. Components that add paid resources add their pricer here."""
+
+
+def estimate(plan: Plan) -> CostEstimate:
+    """Price every resource, one line per (component, item) with quantities added up."""
+    totals: dict[tuple[str, str, catalog.Price], list[float]] = {}
+    for resource in plan.resources:
+        pricer = PRICERS.get(resource.type)
+        if pricer is None:
+            continue
+        for item, quantity, price, idle in pricer(resource):
+            total = totals.setdefault((resource.component, item, price), [0.0, 0.0])
+            total[0] += quantity
+            total[1] += idle
+    lines = tuple(
+        CostLine(component=component, item=item, quantity=quantity, unit_price=price, idle_quantity=idle)
+        for (component, item, price), (quantity, idle) in totals.items()
+    )
+    return CostEstimate(stack=plan.stack, lines=lines)
