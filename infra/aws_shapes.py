@@ -67,7 +67,7 @@ def _enum_errors(value: Any, shape: Shape, path: str) -> list[str]:
     elif isinstance(shape, MapShape) and isinstance(value, Mapping):
         for key, item in value.items():
             errors += _enum_errors(item, shape.value, f"{path}.{key}")
-    elif shape.enum and isinstance(value, str) and value not in shape.enum:
+    elif getattr(shape, "enum", None) and isinstance(value, str) and value not in shape.enum:
         errors.append(f"{path}: {value!r} is not one of {shape.name}'s {len(shape.enum)} values")
     return errors
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +22,8 @@ from infra import aws_shapes
 
 NAMESPACE = "hoist"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-STACKS_DIR = PROJECT_ROOT / "stacks"
+# HOIST_STACKS_DIR lets tools and tests read stack files from elsewhere.
+STACKS_DIR = Path(os.environ.get("HOIST_STACKS_DIR", PROJECT_ROOT / "stacks"))
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
@@ -284,7 +286,9 @@ def _format_error(source: str, error: Mapping[str, Any], raw: Mapping[str, Any])
         allowed = _allowed_keys(location[:-1], parent)
         return f"{source}: {key}: unknown key; allowed keys here: {', '.join(allowed)}"
     if error["type"] == "missing":
-        return f"{source}: {key}: required but missing"
+        field_info = StackConfig.model_fields.get(location[0]) if len(location) == 1 else None
+        described = f" — {field_info.description}" if field_info and field_info.description else ""
+        return f"{source}: {key}: required but missing{described}"
     value = _lookup(raw, location)
     shown = json.dumps(value) if value is not _MISSING else "(unset)"
     return f"{source}: {key} = {shown}: {message}"
@@ -361,7 +365,8 @@ def load_stack(stack: str) -> StackConfig:
     path = stack_file(stack)
     if not path.exists():
         raise ConfigError(f"unknown stack {stack!r}; available: {', '.join(available_stacks())}")
-    return parse(read_stack_file(path), source=str(path.relative_to(PROJECT_ROOT)))
+    source = path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
+    return parse(read_stack_file(path), source=str(source))
 
 
 def from_pulumi_config(values: Mapping[str, Any], stack: str) -> StackConfig:

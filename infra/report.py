@@ -19,6 +19,9 @@ COMPUTED = "(known after apply)"
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Unknown):
         return COMPUTED
+    # Pulumi's gRPC protocol carries every number as a double; show whole numbers as integers.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -1,0 +1,190 @@
+"""Translate recorded Pulumi inputs into the AWS API requests the provider would send.
+
+Each translator maps one resource type to the request of the API call that creates or configures
+it, in that API's own member names, so botocore's service model can judge it. Later components add
+their resource types here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from infra.plan import PlannedResource
+
+Request = tuple[str, str, dict[str, Any]]
+"""(service, operation, params)"""
+
+VPC_ID = "vpc-0123456789abcdef0"
+
+
+def wire_numbers(value: Any) -> Any:
+    """Pulumi's gRPC protocol carries every number as a double; the provider turns whole numbers back
+    into integers where its schema says so. Do the same before botocore judges the request."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: wire_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [wire_numbers(v) for v in value]
+    return value
+
+
+def _vpc(r: PlannedResource) -> list[Request]:
+    return [("ec2", "CreateVpc", {"CidrBlock": r.inputs["cidrBlock"]})]
+
+
+def _subnet(r: PlannedResource) -> list[Request]:
+    return [("ec2", "CreateSubnet", {"VpcId": VPC_ID, "CidrBlock": r.inputs["cidrBlock"],
+                                     "AvailabilityZone": r.inputs["availabilityZone"]})]
+
+
+def _endpoint(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    params: dict[str, Any] = {"VpcId": VPC_ID, "ServiceName": i["serviceName"],
+                              "VpcEndpointType": i["vpcEndpointType"]}
+    if i["vpcEndpointType"] == "Interface":
+        params |= {"SubnetIds": i["subnetIds"], "SecurityGroupIds": i["securityGroupIds"],
+                   "PrivateDnsEnabled": i["privateDnsEnabled"]}
+    else:
+        params["RouteTableIds"] = i["routeTableIds"]
+    return [("ec2", "CreateVpcEndpoint", params)]
+
+
+def _flow_log(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    return [("ec2", "CreateFlowLogs", {
+        "ResourceIds": [i["vpcId"]], "ResourceType": "VPC", "TrafficType": i["trafficType"],
+        "LogDestinationType": i["logDestinationType"], "LogDestination": i["logDestination"],
+        "DeliverLogsPermissionArn": i["iamRoleArn"], "MaxAggregationInterval": i["maxAggregationInterval"]})]
+
+
+def _log_group(r: PlannedResource) -> list[Request]:
+    name = r.inputs.get("name", r.name)
+    return [("logs", "CreateLogGroup", {"logGroupName": name, "kmsKeyId": r.inputs["kmsKeyId"]}),
+            ("logs", "PutRetentionPolicy", {"logGroupName": name, "retentionInDays": r.inputs["retentionInDays"]})]
+
+
+def _key(r: PlannedResource) -> list[Request]:
+    return [("kms", "CreateKey", {"Description": r.inputs["description"], "Policy": r.inputs["policy"]}),
+            ("kms", "EnableKeyRotation", {"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}),
+            ("kms", "ScheduleKeyDeletion", {"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab",
+                                            "PendingWindowInDays": r.inputs["deletionWindowInDays"]})]
+
+
+def _public_access_block(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    return [("s3", "PutPublicAccessBlock", {"Bucket": i["bucket"], "PublicAccessBlockConfiguration": {
+        "BlockPublicAcls": i["blockPublicAcls"], "IgnorePublicAcls": i["ignorePublicAcls"],
+        "BlockPublicPolicy": i["blockPublicPolicy"], "RestrictPublicBuckets": i["restrictPublicBuckets"]}})]
+
+
+def _encryption(r: PlannedResource) -> list[Request]:
+    rules = []
+    for rule in r.inputs["rules"]:
+        default = rule["applyServerSideEncryptionByDefault"]
+        by_default = {"SSEAlgorithm": default["sseAlgorithm"]}
+        if "kmsMasterKeyId" in default:
+            by_default["KMSMasterKeyID"] = default["kmsMasterKeyId"]
+        rules.append({"ApplyServerSideEncryptionByDefault": by_default, "BucketKeyEnabled": rule["bucketKeyEnabled"]})
+    return [("s3", "PutBucketEncryption", {"Bucket": r.inputs["bucket"],
+                                           "ServerSideEncryptionConfiguration": {"Rules": rules}})]
+
+
+def _versioning(r: PlannedResource) -> list[Request]:
+    return [("s3", "PutBucketVersioning", {"Bucket": r.inputs["bucket"], "VersioningConfiguration": {
+        "Status": r.inputs["versioningConfiguration"]["status"]}})]
+
+
+def _ownership(r: PlannedResource) -> list[Request]:
+    return [("s3", "PutBucketOwnershipControls", {"Bucket": r.inputs["bucket"], "OwnershipControls": {
+        "Rules": [{"ObjectOwnership": r.inputs["rule"]["objectOwnership"]}]}})]
+
+
+def _lifecycle(r: PlannedResource) -> list[Request]:
+    rules = []
+    for rule in r.inputs["rules"]:
+        out: dict[str, Any] = {"ID": rule["id"], "Status": rule["status"],
+                               "Filter": {"Prefix": rule["filter"]["prefix"]}}
+        if "abortIncompleteMultipartUpload" in rule:
+            out["AbortIncompleteMultipartUpload"] = {
+                "DaysAfterInitiation": rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"]}
+        if "noncurrentVersionExpiration" in rule:
+            out["NoncurrentVersionExpiration"] = {
+                "NoncurrentDays": rule["noncurrentVersionExpiration"]["noncurrentDays"]}
+        if "expiration" in rule:
+            out["Expiration"] = {"Days": rule["expiration"]["days"]}
+        rules.append(out)
+    return [("s3", "PutBucketLifecycleConfiguration", {"Bucket": r.inputs["bucket"],
+                                                       "LifecycleConfiguration": {"Rules": rules}})]
+
+
+def _logging(r: PlannedResource) -> list[Request]:
+    return [("s3", "PutBucketLogging", {"Bucket": r.inputs["bucket"], "BucketLoggingStatus": {"LoggingEnabled": {
+        "TargetBucket": r.inputs["targetBucket"], "TargetPrefix": r.inputs["targetPrefix"]}}})]
+
+
+def _bucket_policy(r: PlannedResource) -> list[Request]:
+    return [("s3", "PutBucketPolicy", {"Bucket": r.inputs["bucket"], "Policy": r.inputs["policy"]})]
+
+
+def _repository(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    encryption = i["encryptionConfigurations"][0]
+    return [("ecr", "CreateRepository", {
+        "repositoryName": i["name"], "imageTagMutability": i["imageTagMutability"],
+        "imageScanningConfiguration": {"scanOnPush": i["imageScanningConfiguration"]["scanOnPush"]},
+        "encryptionConfiguration": {"encryptionType": encryption["encryptionType"], "kmsKey": encryption["kmsKey"]}})]
+
+
+def _ecr_lifecycle(r: PlannedResource) -> list[Request]:
+    return [("ecr", "PutLifecyclePolicy", {"repositoryName": r.inputs["repository"],
+                                           "lifecyclePolicyText": r.inputs["policy"]})]
+
+
+def _budget(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    return [("budgets", "CreateBudget", {
+        "AccountId": "111122223333",
+        "Budget": {"BudgetName": i["name"], "BudgetType": i["budgetType"], "TimeUnit": i["timeUnit"],
+                   "BudgetLimit": {"Amount": i["limitAmount"], "Unit": i["limitUnit"]},
+                   "CostFilters": {f["name"]: f["values"] for f in i["costFilters"]}},
+        "NotificationsWithSubscribers": [
+            {"Notification": {"NotificationType": n["notificationType"], "ComparisonOperator": n["comparisonOperator"],
+                              "Threshold": float(n["threshold"]), "ThresholdType": n["thresholdType"]},
+             "Subscribers": [{"SubscriptionType": "EMAIL", "Address": a} for a in n["subscriberEmailAddresses"]]}
+            for n in i["notifications"]]})]
+
+
+def _role(r: PlannedResource) -> list[Request]:
+    return [("iam", "CreateRole", {"RoleName": r.inputs.get("name", r.name),
+                                   "AssumeRolePolicyDocument": r.inputs["assumeRolePolicy"]})]
+
+
+def _role_policy(r: PlannedResource) -> list[Request]:
+    json.loads(r.inputs["policy"])
+    return [("iam", "PutRolePolicy", {"RoleName": r.inputs["role"], "PolicyName": r.name,
+                                      "PolicyDocument": r.inputs["policy"]})]
+
+
+TRANSLATORS: dict[str, Callable[[PlannedResource], list[Request]]] = {
+    "aws:ec2/vpc:Vpc": _vpc,
+    "aws:ec2/subnet:Subnet": _subnet,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _endpoint,
+    "aws:ec2/flowLog:FlowLog": _flow_log,
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:kms/key:Key": _key,
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _public_access_block,
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": _encryption,
+    "aws:s3/bucketVersioning:BucketVersioning": _versioning,
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _ownership,
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _lifecycle,
+    "aws:s3/bucketLogging:BucketLogging": _logging,
+    "aws:s3/bucketPolicy:BucketPolicy": _bucket_policy,
+    "aws:ecr/repository:Repository": _repository,
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": _ecr_lifecycle,
+    "aws:budgets/budget:Budget": _budget,
+    "aws:iam/role:Role": _role,
+    "aws:iam/rolePolicy:RolePolicy": _role_policy,
+}

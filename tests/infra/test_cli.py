@@ -1,0 +1,97 @@
+"""The `hoist plan` command: JSON for machines, speed, and the pull-request diff."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from infra.config import PROJECT_ROOT
+from infra.outputs import StackOutputs, from_file
+
+
+def hoist(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(cwd)}
+    env.pop("HOIST_STACKS_DIR", None)
+    return subprocess.run([sys.executable, "-m", "infra.cli", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, check=False, timeout=300)
+
+
+def test_prod_json_lists_components_with_their_controls() -> None:
+    result = hoist("plan", "--stack", "prod", "--json")
+    assert result.returncode == 0, result.stderr
+    data: dict[str, Any] = json.loads(result.stdout)
+    components = data["components"]
+    assert {"hoist:network:Network", "hoist:storage:Storage", "hoist:registry:Registry",
+            "hoist:budget:Budget"} <= set(components)
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for resources in components.values():
+        for r in resources:
+            by_type.setdefault(r["type"], []).append(r)
+    blocks = by_type["aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"]
+    assert len(blocks) == 4 and all(b["inputs"]["restrictPublicBuckets"] is True for b in blocks)
+    assert all(r["inputs"]["imageTagMutability"] == "IMMUTABLE" for r in by_type["aws:ecr/repository:Repository"])
+    assert all(b["protect"] and b["retain_on_delete"] for b in by_type["aws:s3/bucket:Bucket"])
+    assert data["policy"] == {"passed": True, "policies": data["policy"]["policies"], "violations": [],
+                              "not_applicable": {}}
+    # Three NAT gateways, 6 interface endpoints in 3 AZs, 3 public IPv4 addresses and one key.
+    assert data["cost"]["monthly_max_usd"] == round(3 * 0.045 * 730 + 18 * 0.01 * 730 + 3 * 0.005 * 730 + 1, 2)
+    assert all(line["source"] for line in data["cost"]["lines"])
+    StackOutputs.model_validate(data["outputs"])
+
+
+def test_outputs_file_round_trips(tmp_path: Path) -> None:
+    data = json.loads(hoist("plan", "--stack", "dev", "--json").stdout)
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(data["outputs"]))
+    assert from_file(path).stack == "dev"
+
+
+def test_all_three_stacks_plan_in_under_ten_seconds() -> None:
+    start = time.perf_counter()
+    for stack in ("dev", "staging", "prod"):
+        assert hoist("plan", "--stack", stack).returncode == 0
+    elapsed = time.perf_counter() - start
+    assert elapsed < 10, f"planning all stacks took {elapsed:.1f}s"
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"})
+
+
+def test_diff_against_a_previous_commit_shows_changes_and_cost(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    for part in ("infra", "policy", "stacks", "Pulumi.yaml", "pyproject.toml"):
+        source = PROJECT_ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, repo / part)
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    stack_file = repo / "stacks" / "Pulumi.dev.yaml"
+    stack_file.write_text(stack_file.read_text().replace("nat_gateways: single", "nat_gateways: per_az")
+                          .replace("flow_log_retention_days: 14", "flow_log_retention_days: 30"))
+
+    result = hoist("plan", "--stack", "dev", "--diff", "HEAD", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    comment = result.stdout
+    assert comment.startswith("### hoist plan — `dev` compared with `HEAD`")
+    # One more NAT gateway and its address: (0.045 + 0.005) × 730 = $36.50 a month.
+    assert "| **delta** | **+$36.50** | **+$36.50** |" in comment
+    assert "2 to add, 2 to change, 0 to remove" in comment
+    assert "| + | `hoist-dev-us-east-1b` | `aws:ec2/natGateway:NatGateway` | |" in comment
+    assert "| + | `hoist-dev-nat-us-east-1b` | `aws:ec2/eip:Eip` | |" in comment
+    assert "`retentionInDays`: 14 → 30" in comment
+    assert "no violations" in comment
+
+    bad = hoist("plan", "--stack", "dev", "--diff", "no-such-ref", cwd=repo)
+    assert bad.returncode == 2 and "--diff no-such-ref: not a revision" in bad.stderr

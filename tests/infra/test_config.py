@@ -1,0 +1,145 @@
+"""Stack config: the three stack files parse, and bad values fail with one precise line."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.config import ConfigError, StackConfig, load_stack, parse, read_stack_file, stack_file
+from tests.conftest import STACKS
+
+SOURCE = "stacks/Pulumi.test.yaml"
+
+
+def raw(stack: str) -> dict[str, Any]:
+    return read_stack_file(stack_file(stack))
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_stack_files_parse(name: str) -> None:
+    cfg = load_stack(name)
+    assert isinstance(cfg, StackConfig)
+    assert cfg.environment == name
+
+
+def test_stacks_differ_in_size_and_protection() -> None:
+    dev, staging, prod = (load_stack(s) for s in STACKS)
+    assert len(dev.network.availability_zones) == 2 and dev.network.nat_gateways == "single"
+    assert len(prod.network.availability_zones) >= 3 and prod.network.nat_gateways == "per_az"
+    assert prod.protect_stateful and not dev.protect_stateful
+    assert dev.storage.force_destroy and not prod.storage.force_destroy
+    assert dev.budget.monthly_limit_usd < staging.budget.monthly_limit_usd < prod.budget.monthly_limit_usd
+
+
+def _set(document: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of ``document`` with ``path`` (dotted) set to ``value``, or deleted when value is DELETE."""
+    result = copy.deepcopy(document)
+    node = result
+    *parents, last = path.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    if value is DELETE:
+        del node[last]
+    else:
+        node[last] = value
+    return result
+
+
+DELETE = object()
+
+# (id, base stack, dotted key, new value, the key the error must name, a phrase saying what is allowed)
+INVALID: list[tuple[str, str, str, Any, str, str]] = [
+    ("unknown top-level key", "dev", "regoin", "us-east-1", "hoist:regoin", "allowed keys here"),
+    ("unknown nested key", "dev", "network.cidrr", "10.0.0.0/16", "hoist:network.cidrr", "allowed keys here"),
+    ("typo'd instance type", "dev", "gpu_pools.a10g-spot.instance_types", ["g5.xlarg"],
+     "hoist:gpu_pools.a10g-spot.instance_types", "not an EC2 instance type"),
+    ("CPU type in a GPU pool", "dev", "gpu_pools.a10g-spot.instance_types", ["m6i.large"],
+     "hoist:gpu_pools.a10g-spot.instance_types", "allowed: g5.12xlarge"),
+    ("zero GPUs", "dev", "gpu_pools.a10g-spot.max_gpus", 0, "hoist:gpu_pools.a10g-spot.max_gpus",
+     "greater than or equal to 1"),
+    ("negative budget", "dev", "budget.monthly_limit_usd", -5, "hoist:budget.monthly_limit_usd", "greater than 0"),
+    ("too few AZs for prod", "prod", "network.availability_zones", ["us-east-1a", "us-east-1b"],
+     "hoist:network.availability_zones", "at least 3"),
+    ("invalid CIDR", "dev", "network.cidr", "10.0.0.0/33", "hoist:network.cidr", "expected e.g. 10.0.0.0/16"),
+    ("public CIDR", "dev", "network.cidr", "8.8.0.0/16", "hoist:network.cidr", "private (RFC 1918)"),
+    ("CIDR too small", "dev", "network.cidr", "10.0.0.0/24", "hoist:network.cidr", "/16 to /20"),
+    ("missing account id", "dev", "allowed_account_ids", DELETE, "hoist:allowed_account_ids", "required"),
+    ("malformed account id", "dev", "allowed_account_ids", ["12345"], "hoist:allowed_account_ids", "12-digit"),
+    ("AZ outside the region", "dev", "network.availability_zones", ["us-east-1a", "eu-west-1b"],
+     "hoist:network.availability_zones", "not an AZ of region us-east-1"),
+    ("unknown region", "dev", "region", "us-east-9", "hoist:region", "e.g. us-east-1"),
+    ("retention not allowed by CloudWatch", "dev", "network.flow_log_retention_days", 10,
+     "hoist:network.flow_log_retention_days", "CloudWatch retention value"),
+    ("force_destroy outside dev", "staging", "storage.force_destroy", True, "hoist:storage.force_destroy",
+     "only in dev"),
+    ("single NAT in prod", "prod", "network.nat_gateways", "single", "hoist:network.nat_gateways", "'per_az'"),
+    ("unprotected prod", "prod", "protect_stateful", False, "hoist:protect_stateful", "set true"),
+    ("bad alert e-mail", "dev", "budget.alert_emails", ["ops"], "hoist:budget.alert_emails", "e-mail address"),
+    ("EFA on instances without EFA", "dev", "gpu_pools.a10g-spot.efa", True, "hoist:gpu_pools.a10g-spot",
+     "has no EFA interface"),
+    ("duplicate AZs", "dev", "network.availability_zones", ["us-east-1a", "us-east-1a"],
+     "hoist:network.availability_zones", "distinct"),
+    ("upper-case pool name", "dev", "gpu_pools.A10G", {"instance_types": ["g5.xlarge"]}, "hoist:gpu_pools",
+     "lower-case"),
+    ("KMS deletion window too short", "dev", "storage.kms_deletion_window_days", 3,
+     "hoist:storage.kms_deletion_window_days", "greater than or equal to 7"),
+    ("unknown NAT mode", "dev", "network.nat_gateways", "two", "hoist:network.nat_gateways", "'single' or 'per_az'"),
+    ("wrong type", "dev", "budget.alert_threshold_percent", "lots", "hoist:budget.alert_threshold_percent",
+     "valid integer"),
+]
+
+
+@pytest.mark.parametrize(("case", "base", "path", "value", "key", "allowed"), INVALID, ids=[c[0] for c in INVALID])
+def test_invalid_config_is_one_precise_line(case: str, base: str, path: str, value: Any, key: str,
+                                            allowed: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(_set(raw(base), path, value), source=SOURCE)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{SOURCE}: {key}")
+    assert allowed in message
+    if value is not DELETE and not key.endswith(("regoin", "cidrr")) and "pool name" not in case:
+        assert json.dumps(value) in message or repr(value) in message or str(value) in message
+
+
+def test_pulumi_runtime_config_is_validated_the_same_way() -> None:
+    from infra.config import from_pulumi_config
+
+    values = {f"hoist:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in raw("prod").items()}
+    assert from_pulumi_config(values, "prod") == load_stack("prod")
+    values["hoist:network"] = json.dumps({"cidr": "10.0.0.0/8"})
+    with pytest.raises(ConfigError, match=r"^stacks/Pulumi.prod.yaml: hoist:network.cidr"):
+        from_pulumi_config(values, "prod")
+
+
+def _hoist(args: list[str], stacks_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HOIST_STACKS_DIR": str(stacks_dir)}
+    return subprocess.run([sys.executable, "-m", "infra.cli", *args], capture_output=True, text=True, env=env,
+                          check=False, timeout=120)
+
+
+def test_cli_reports_a_bad_stack_file_in_one_line(tmp_path: Path) -> None:
+    document = yaml.safe_load(stack_file("dev").read_text())
+    document["config"]["hoist:network"]["cidr"] = "10.0.0.0/33"
+    (tmp_path / "Pulumi.broken.yaml").write_text(yaml.safe_dump(document))
+    result = _hoist(["plan", "--stack", "broken"], tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "Pulumi.broken.yaml: hoist:network.cidr = \"10.0.0.0/33\"" in lines[0]
+
+
+def test_cli_names_the_stacks_that_exist(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.alpha.yaml").write_text("config: {}\n")
+    result = _hoist(["plan", "--stack", "nope"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "hoist: error: unknown stack 'nope'; available: alpha"

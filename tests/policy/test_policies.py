@@ -1,0 +1,164 @@
+"""The policy pack: every stack passes, in both modes, and every policy trips on a one-field change."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from infra.plan import Plan, PlannedResource
+from infra.policy_report import evaluate
+from policy.pack import POLICIES
+from tests.conftest import planned
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
+def test_every_stack_passes_with_zero_violations(stack: str, preview: bool) -> None:
+    report = evaluate(planned(stack, preview=preview))
+    assert report.violations == []
+    assert report.policies == [p.name for p in POLICIES]
+
+
+def test_preview_unknowns_are_not_applicable_not_failures() -> None:
+    report = evaluate(planned("prod", preview=True))
+    # The bucket policies embed bucket ARNs, unknown before the buckets exist.
+    assert report.not_applicable.get("s3-tls-only") == 1
+    assert evaluate(planned("prod")).not_applicable == {}
+
+
+def test_policy_names_are_unique_and_described() -> None:
+    names = [p.name for p in POLICIES]
+    assert len(names) == len(set(names))
+    assert all(p.description for p in POLICIES)
+
+
+Mutation = Callable[[PlannedResource], PlannedResource | None]
+"""Returns the changed resource, or None to remove it."""
+
+
+def mutate(plan: Plan, typ: str, change: Mutation, name_contains: str = "") -> Plan:
+    """A copy of ``plan`` with the first resource of ``typ`` (whose name contains ``name_contains``) changed."""
+    resources: list[PlannedResource] = []
+    done = False
+    for resource in plan.resources:
+        if not done and resource.type == typ and name_contains in resource.name:
+            done = True
+            changed = change(dataclasses.replace(resource, inputs=copy.deepcopy(resource.inputs)))
+            if changed is not None:
+                resources.append(changed)
+            continue
+        resources.append(resource)
+    assert done, f"no {typ} named *{name_contains}* in the plan"
+    return dataclasses.replace(plan, resources=resources)
+
+
+def set_input(path: str, value: Any) -> Mutation:
+    def change(resource: PlannedResource) -> PlannedResource:
+        node: Any = resource.inputs
+        *parents, last = path.split(".")
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        if value is REMOVE:
+            del node[last]
+        else:
+            node[last] = value
+        return resource
+    return change
+
+
+def edit_json(key: str, edit: Callable[[Any], None]) -> Mutation:
+    def change(resource: PlannedResource) -> PlannedResource:
+        document = json.loads(resource.inputs[key])
+        edit(document)
+        resource.inputs[key] = json.dumps(document)
+        return resource
+    return change
+
+
+def remove(resource: PlannedResource) -> None:
+    return None
+
+
+REMOVE = object()
+S3 = "aws:s3/"
+
+
+def _first_statement(**fields: Any) -> Callable[[Any], None]:
+    def edit(document: Any) -> None:
+        document["Statement"][0].update(fields)
+    return edit
+
+
+def _drop_tag(tag: str) -> Callable[[Any], None]:
+    def edit(document: Any) -> None:
+        del document["tags"][tag]
+    return edit
+
+
+# policy -> (stack, resource type, name fragment, one-field mutation)
+MUTATIONS: dict[str, tuple[str, str, str, Mutation]] = {
+    "s3-block-public-access": ("dev", f"{S3}bucketPublicAccessBlock:BucketPublicAccessBlock", "models",
+                               set_input("restrictPublicBuckets", False)),
+    "s3-kms-encryption": ("staging", f"{S3}bucketServerSideEncryptionConfiguration:"
+                          "BucketServerSideEncryptionConfiguration", "datasets",
+                          set_input("rules.0.applyServerSideEncryptionByDefault.sseAlgorithm", "AES256")),
+    "s3-tls-only": ("prod", f"{S3}bucketPolicy:BucketPolicy", "checkpoints",
+                    edit_json("policy", _first_statement(Effect="Allow"))),
+    "s3-versioning": ("dev", f"{S3}bucketVersioning:BucketVersioning", "checkpoints",
+                      set_input("versioningConfiguration.status", "Suspended")),
+    "s3-lifecycle": ("prod", f"{S3}bucketLifecycleConfiguration:BucketLifecycleConfiguration", "datasets",
+                     set_input("rules.0.abortIncompleteMultipartUpload", REMOVE)),
+    "s3-access-logging": ("staging", f"{S3}bucketLogging:BucketLogging", "models", remove),
+    "s3-no-acls": ("dev", f"{S3}bucketOwnershipControls:BucketOwnershipControls", "datasets",
+                   set_input("rule.objectOwnership", "ObjectWriter")),
+    "s3-no-force-destroy": ("staging", f"{S3}bucket:Bucket", "models", set_input("forceDestroy", True)),
+    "kms-key-rotation": ("prod", "aws:kms/key:Key", "", set_input("enableKeyRotation", False)),
+    "kms-no-wildcard-principal": ("dev", "aws:kms/key:Key", "",
+                                  edit_json("policy", _first_statement(Principal={"AWS": "*"}))),
+    "iam-no-wildcard-actions": ("dev", "aws:iam/rolePolicy:RolePolicy", "flow-logs",
+                                edit_json("policy", _first_statement(Action="logs:*"))),
+    "iam-no-admin-policies": ("prod", "aws:iam/role:Role", "flow-logs",
+                              set_input("managedPolicyArns", ["arn:aws:iam::aws:policy/AmazonS3FullAccess"])),
+    "ecr-scan-on-push": ("dev", "aws:ecr/repository:Repository", "training",
+                         set_input("imageScanningConfiguration.scanOnPush", False)),
+    "ecr-immutable-tags": ("prod", "aws:ecr/repository:Repository", "serving",
+                           set_input("imageTagMutability", "MUTABLE")),
+    "ecr-kms": ("staging", "aws:ecr/repository:Repository", "serving",
+                set_input("encryptionConfigurations.0.encryptionType", "AES256")),
+    "ecr-lifecycle": ("dev", "aws:ecr/lifecyclePolicy:LifecyclePolicy", "serving", remove),
+    "vpc-flow-logs": ("prod", "aws:ec2/flowLog:FlowLog", "", set_input("trafficType", "REJECT")),
+    "vpc-default-sg-closed": ("dev", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "",
+                              set_input("ingress", [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}])),
+    "logs-kms": ("staging", "aws:cloudwatch/logGroup:LogGroup", "", set_input("kmsKeyId", REMOVE)),
+    "aws-account-pinned": ("prod", "pulumi:providers:aws", "", set_input("allowedAccountIds", "[]")),
+    "required-tags": ("dev", "pulumi:providers:aws", "", edit_json("defaultTags", _drop_tag("cost-center"))),
+    "prod-state-protected": ("prod", "aws:s3/bucket:Bucket", "checkpoints",
+                             lambda r: dataclasses.replace(r, protect=False)),
+}
+
+
+def test_every_policy_has_a_tripping_mutation() -> None:
+    assert set(MUTATIONS) == {p.name for p in POLICIES}
+
+
+@pytest.mark.parametrize("policy", sorted(MUTATIONS))
+def test_one_field_mutation_trips_exactly_that_policy(policy: str) -> None:
+    stack, typ, name, change = MUTATIONS[policy]
+    report = evaluate(mutate(planned(stack), typ, change, name))
+    assert report.tripped() == {policy}
+    assert all(v.urn.startswith(f"urn:pulumi:{stack}::hoist::") for v in report.violations)
+
+
+def test_force_destroy_is_allowed_in_dev_only() -> None:
+    assert evaluate(planned("dev")).violations == []
+    assert any(b.inputs["forceDestroy"] for b in planned("dev").of_type(f"{S3}bucket:Bucket"))
+
+
+def test_missing_provider_trips_required_tags() -> None:
+    plan = mutate(planned("dev"), "aws:ecr/repository:Repository", lambda r: dataclasses.replace(r, provider=""),
+                  "training")
+    assert evaluate(plan).tripped() == {"required-tags"}
