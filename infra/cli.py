@@ -6,10 +6,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 
 from infra.config import PROJECT_ROOT, ConfigError
+from infra.outputs import StackOutputs
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -30,6 +32,33 @@ def _plan(args: argparse.Namespace) -> int:
     return 0 if policy.passed else 1
 
 
+def load_outputs(args: argparse.Namespace) -> StackOutputs:
+    """A stack's outputs: from --outputs FILE, from the offline plan (--offline), or from Pulumi."""
+    from infra import outputs
+
+    if args.outputs:
+        return outputs.from_file(Path(args.outputs))
+    if args.offline:
+        from infra import plan
+
+        return outputs.from_mapping(plan.run(args.stack).outputs, f"offline plan of {args.stack}")
+    return outputs.from_pulumi(args.stack, PROJECT_ROOT)
+
+
+def _outputs(args: argparse.Namespace) -> int:
+    stack_outputs = load_outputs(args)
+    if stack_outputs.stack != args.stack:
+        raise ConfigError(f"outputs are for stack {stack_outputs.stack!r}, not {args.stack!r}")
+    sys.stdout.write(stack_outputs.model_dump_json(indent=2) + "\n")
+    return 0
+
+
+def add_outputs_source(command: argparse.ArgumentParser) -> None:
+    source = command.add_mutually_exclusive_group()
+    source.add_argument("--outputs", metavar="FILE", help="read stack outputs from a JSON file")
+    source.add_argument("--offline", action="store_true", help="use the offline plan's outputs (dry runs)")
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="hoist", description="Take large models from code to cloud on AWS.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -42,6 +71,11 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--preview", action="store_true",
                       help="plan as `pulumi preview` of a new stack sees it: computed values unknown")
     plan.set_defaults(run=_plan)
+
+    outputs = commands.add_parser("outputs", help="show a stack's typed outputs, as the other commands see them")
+    outputs.add_argument("--stack", required=True, help="stack name")
+    add_outputs_source(outputs)
+    outputs.set_defaults(run=_outputs)
     return root
 
 

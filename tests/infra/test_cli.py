@@ -95,3 +95,25 @@ def test_diff_against_a_previous_commit_shows_changes_and_cost(tmp_path: Path) -
 
     bad = hoist("plan", "--stack", "dev", "--diff", "no-such-ref", cwd=repo)
     assert bad.returncode == 2 and "--diff no-such-ref: not a revision" in bad.stderr
+
+
+def test_outputs_from_offline_plan_file_and_missing_cli(tmp_path: Path) -> None:
+    offline = hoist("outputs", "--stack", "staging", "--offline")
+    assert offline.returncode == 0, offline.stderr
+    outputs = StackOutputs.model_validate_json(offline.stdout)
+    assert outputs.account_id == "444455556666"
+
+    path = tmp_path / "staging.json"
+    path.write_text(offline.stdout)
+    assert hoist("outputs", "--stack", "staging", "--outputs", str(path)).stdout == offline.stdout
+    wrong = hoist("outputs", "--stack", "prod", "--outputs", str(path))
+    assert wrong.returncode == 2 and "outputs are for stack 'staging', not 'prod'" in wrong.stderr
+
+    path.write_text('{"stack": "staging"}')
+    broken = hoist("outputs", "--stack", "staging", "--outputs", str(path))
+    assert broken.returncode == 2 and "stack output 'region': Field required" in broken.stderr
+
+    env_without_pulumi = hoist("outputs", "--stack", "dev") if shutil.which("pulumi") is None else None
+    if env_without_pulumi is not None:
+        assert env_without_pulumi.returncode == 2
+        assert "the Pulumi CLI is not installed; pass --outputs FILE" in env_without_pulumi.stderr
