@@ -1,0 +1,45 @@
+"""Training config: recipes, overrides, and one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from training.config import RECIPES, TrainConfigError, build
+
+
+@pytest.mark.parametrize("recipe", sorted(RECIPES))
+def test_recipes_build(recipe: str) -> None:
+    cfg = build(recipe, [])
+    assert cfg.n_embd % cfg.n_head == 0
+
+
+def test_overrides_are_typed() -> None:
+    cfg = build("cpu_debug", ["steps=7", "lr=0.01", "compile=true", "device=cpu"])
+    assert (cfg.steps, cfg.lr, cfg.compile, cfg.device) == (7, 0.01, True, "cpu")
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["stepz=3"], "--set stepz: unknown key; allowed: "),
+    (["steps"], "--set 'steps': expected key=value"),
+    (["steps=many"], "steps='many': expected an integer"),
+    (["steps=0"], "steps=0: must be at least 1"),
+    (["lr=2"], "lr=2.0: must be between 0 and 1"),
+    (["compile=maybe"], "compile='maybe': expected true or false"),
+    (["precision=fp8"], "precision='fp8': allowed: fp32, bf16"),
+    (["n_embd=100", "n_head=3"], "n_embd=100: must be a multiple of n_head=3"),
+])
+def test_bad_overrides_are_one_line(overrides: list[str], message: str) -> None:
+    with pytest.raises(TrainConfigError) as caught:
+        build("cpu_debug", overrides)
+    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith(message)
+
+
+def test_cli_reports_config_errors_in_one_line() -> None:
+    result = subprocess.run([sys.executable, "-m", "training", "--set", "digits=99"], capture_output=True,
+                            text=True, check=False, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "training: error: digits=99: at most 18 (operands must fit in int64)"

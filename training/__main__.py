@@ -1,0 +1,43 @@
+"""Train the reference model: ``python -m training --recipe cpu_debug [--set key=value ...]``.
+
+1 CPU process:       python -m training --recipe cpu_debug
+2 CPU workers:       torchrun --nproc-per-node 2 -m training --recipe cpu_debug
+8 GPUs, one node:    torchrun --nproc-per-node 8 -m training --recipe gpu_single_node
+2 nodes of 8 GPUs:   torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d \\
+                         --rdzv-endpoint $MASTER_ADDR:29500 -m training --recipe gpu_multi_node
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+from torch.distributed.elastic.multiprocessing.errors import record
+
+from training.config import RECIPES, TrainConfigError, build
+
+
+@record
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipe", default="cpu_debug", choices=sorted(RECIPES))
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    try:
+        cfg = build(args.recipe, args.overrides)
+    except TrainConfigError as exc:
+        print(f"training: error: {exc}", file=sys.stderr)
+        return 2
+    from training.trainer import train
+
+    result = train(cfg)
+    if result.exact_match == result.exact_match:  # rank 0 evaluates; other ranks report nan
+        print(json.dumps(asdict(result)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""SageMaker PyTorch inference handler for the reference addition model.
+
+Exported as ``code/inference.py`` beside ``gpt_model.py`` and ``addition_task.py`` (copies of the
+training code), so it runs under the SageMaker PyTorch inference toolkit or hoist's server
+unchanged. Request: ``{"inputs": "123+456"}`` or ``{"inputs": ["1+2", "30+4"]}``.
+Response: ``{"outputs": ["579"]}``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from addition_task import END, answer_from_generated, encode, prompt
+from gpt_model import GPT, GPTConfig
+from safetensors.torch import load_model
+
+
+class Bundle:
+    def __init__(self, model: GPT, digits: int, device: torch.device) -> None:
+        self.model = model
+        self.digits = digits
+        self.device = device
+
+
+def model_fn(model_dir: str) -> Bundle:
+    config = json.loads((Path(model_dir) / "config.json").read_text())
+    model = GPT(GPTConfig(**config["model"]))
+    load_model(model, str(Path(model_dir) / "model.safetensors"))
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return Bundle(model.to(device).eval(), int(config["task"]["digits"]), device)
+
+
+def _parse_problem(text: Any, digits: int) -> tuple[int, int]:
+    if not isinstance(text, str) or text.count("+") != 1:
+        raise ValueError(f"each input must be a string 'a+b', got {json.dumps(text)[:40]}")
+    left, right = (part.strip() for part in text.split("+"))
+    if not (left.isdigit() and right.isdigit() and left.isascii() and right.isascii()):
+        raise ValueError(f"operands must be non-negative integers: {text[:40]!r}")
+    a, b = int(left), int(right)
+    if a >= 10**digits or b >= 10**digits:
+        raise ValueError(f"operands must have at most {digits} digits: {text[:40]!r}")
+    return a, b
+
+
+def input_fn(request_body: str | bytes, content_type: str) -> list[tuple[int, int]]:
+    if content_type.split(";")[0].strip() != "application/json":
+        raise ValueError(f"unsupported content type {content_type!r}; send application/json")
+    try:
+        body = json.loads(request_body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict) or "inputs" not in body:
+        raise ValueError('body must be a JSON object with "inputs": "a+b" or a list of them')
+    inputs = body["inputs"]
+    items = inputs if isinstance(inputs, list) else [inputs]
+    if not items or len(items) > 1024:
+        raise ValueError("inputs must hold 1 to 1024 problems")
+    # The model's own digit limit is checked in predict_fn, where the model is known.
+    return [_parse_problem(item, 18) for item in items]
+
+
+def predict_fn(data: list[tuple[int, int]], bundle: Bundle) -> list[str]:
+    digits = bundle.digits
+    for a, b in data:
+        if a >= 10**digits or b >= 10**digits:
+            raise ValueError(f"this model adds numbers of at most {digits} digits, got {a}+{b}")
+    prompts = torch.tensor([encode(prompt(a, b, digits)) for a, b in data], device=bundle.device)
+    with torch.inference_mode():
+        generated = bundle.model.generate(prompts, max_new_tokens=digits + 2, stop_token=END)
+    return [answer_from_generated(row) for row in generated.tolist()]
+
+
+def output_fn(prediction: list[str], accept: str) -> str:
+    return json.dumps({"outputs": prediction})
