@@ -143,6 +143,17 @@ def plan_launch(argv: Sequence[str], env: Mapping[str, str], opt_ml: Path) -> La
                       train_args=train_args)
 
 
+def worker_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment torchrun and its workers run with.
+
+    When torchrun shares its rendezvous store with the workers' process group, a restarted attempt
+    can read the previous attempt's peer addresses and hang or fail while connecting
+    (pytorch/pytorch#135712; seen here with gloo after a SIGKILLed worker). A store per attempt
+    makes restarts reliable.
+    """
+    return {**env, "TORCH_DISABLE_SHARE_RDZV_TCP_STORE": env.get("TORCH_DISABLE_SHARE_RDZV_TCP_STORE", "1")}
+
+
 def main() -> None:
     try:
         plan = plan_launch(sys.argv[1:], os.environ, Path(os.environ.get("HOIST_OPT_ML", "/opt/ml")))
@@ -152,7 +163,7 @@ def main() -> None:
     print(f"training.launch: {plan.platform}: {plan.nnodes} node(s), node rank {plan.node_rank}, "
           f"{plan.nproc_per_node} process(es) per node, up to {plan.max_restarts} restart(s)", flush=True)
     argv = [sys.executable, "-m", "torch.distributed.run", *plan.torchrun_args()]
-    os.execv(sys.executable, argv)  # noqa: S606 - the argv is ours, no shell involved
+    os.execve(sys.executable, argv, worker_environment(os.environ))  # noqa: S606 - our argv, no shell
 
 
 if __name__ == "__main__":

@@ -1,0 +1,81 @@
+"""Checkpoints and the artifact on ``s3://``, against a local moto S3 server the test starts."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.training.runner import TINY, launch, result_of
+
+pytestmark = pytest.mark.slow
+BUCKET = "hoist-test-checkpoints"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def s3_env() -> Iterator[dict[str, str]]:
+    port = _free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+        client.create_bucket(Bucket=BUCKET)
+        yield env
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _keys(env: dict[str, str], prefix: str) -> set[str]:
+    client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+    return {o["Key"] for page in pages for o in page.get("Contents", [])}
+
+
+def test_save_resume_prune_and_export_on_s3(tmp_path: Path, s3_env: dict[str, str]) -> None:
+    common = ["--nproc", "2", *TINY, "--set", "checkpoint_every=10", "--set", "keep_checkpoints=2",
+              "--set", f"checkpoint_uri=s3://{BUCKET}/run-1/checkpoints", "--set", f"export_uri=s3://{BUCKET}/run-1",
+              "--set", f"output_dir={tmp_path}"]
+    first = result_of(launch(*common, "--set", "steps=20", env=s3_env))
+    assert first["start_step"] == 0 and first["artifact"] == f"s3://{BUCKET}/run-1/model.tar.gz"
+    keys = _keys(s3_env, "run-1/")
+    assert {"run-1/checkpoints/latest", "run-1/checkpoints/step-00000010/.metadata",
+            "run-1/checkpoints/step-00000020/.metadata", "run-1/model.tar.gz"} <= keys
+
+    second = result_of(launch(*common, "--set", "steps=40", env=s3_env))
+    assert second["start_step"] == 20
+    keys = _keys(s3_env, "run-1/checkpoints/")
+    steps = sorted({k.split("/")[2] for k in keys if k.split("/")[2].startswith("step-")})
+    assert steps == ["step-00000030", "step-00000040"]
+
+
+def test_bad_s3_uri_is_one_line(s3_env: dict[str, str]) -> None:
+    run = launch("--nproc", "1", *TINY, "--set", "steps=2", "--set", "checkpoint_uri=s3:///no-bucket", env=s3_env)
+    assert run.returncode != 0
+    assert "'s3:///no-bucket': an S3 URI needs a bucket, e.g. s3://my-bucket/checkpoints" in run.stderr
