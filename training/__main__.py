@@ -31,10 +31,15 @@ def main(argv: list[str] | None = None) -> int:
     except TrainConfigError as exc:
         print(f"training: error: {exc}", file=sys.stderr)
         return 2
+    from training.data import DataError
     from training.trainer import train
 
-    result = train(cfg)
-    if result.exact_match == result.exact_match:  # rank 0 evaluates; other ranks report nan
+    try:
+        result = train(cfg)
+    except DataError as exc:
+        print(f"training: error: {exc}", file=sys.stderr)
+        return 2
+    if result is not None:
         print(json.dumps(asdict(result)))
     return 0
 

@@ -90,6 +90,13 @@ class Checkpointer:
     blocked_seconds: float = 0.0
     """Time the training loop spent waiting on saves (for the async benchmark)."""
     _pending: tuple[Future[Any], int] | None = field(default=None, repr=False)
+    _group: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.use_async and dist.is_initialized():
+            # The background save runs collectives of its own; on the training group they would
+            # interleave with DDP's or FSDP's and deadlock. A separate gloo group keeps them apart.
+            self._group = dist.new_group(backend="gloo")
 
     def restore(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
         """Load the newest complete checkpoint into model and optimizer; the step to continue from."""
@@ -122,7 +129,7 @@ class Checkpointer:
         writer = self.store.writer(step_name(step))
         if self.use_async:
             # async_save copies the state to CPU memory before returning; the write runs in the background.
-            pending = dcp_async_save(state, storage_writer=writer, no_dist=_single())
+            pending = dcp_async_save(state, storage_writer=writer, process_group=self._group, no_dist=_single())
             assert isinstance(pending, Future), "the thread-based async checkpointer returns a Future"
             self._pending = (pending, step)
         else:
@@ -138,7 +145,7 @@ class Checkpointer:
         self._pending = None
         future.result()
         if dist.is_initialized():
-            dist.barrier()  # every rank's part is written before the pointer moves
+            dist.barrier(group=self._group)  # every rank's part is written before the pointer moves
         self._commit(step)
 
     def _commit(self, step: int) -> None:

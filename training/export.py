@@ -30,7 +30,11 @@ PACKAGE = Path(__file__).resolve().parent
 FORMAT_VERSION = 1
 
 
-def write_layout(model: GPT, digits: int, directory: Path) -> None:
+def addition_task(digits: int) -> dict[str, object]:
+    return {"name": "addition", "digits": digits, "vocab": addition.VOCAB}
+
+
+def write_layout(model: GPT, task: dict[str, object], directory: Path) -> None:
     """Write the unpacked artifact into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     # save_model handles the tied embedding/head weights that plain save_file rejects.
@@ -39,7 +43,7 @@ def write_layout(model: GPT, digits: int, directory: Path) -> None:
         "format_version": FORMAT_VERSION,
         "architecture": "gpt",
         "model": dataclasses.asdict(model.cfg),
-        "task": {"name": "addition", "digits": digits, "vocab": addition.VOCAB},
+        "task": task,
     }
     (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     code = directory / "code"
@@ -49,14 +53,14 @@ def write_layout(model: GPT, digits: int, directory: Path) -> None:
     shutil.copyfile(PACKAGE / "addition.py", code / "addition_task.py")
 
 
-def export(model: GPT, digits: int, output_uri: str, sagemaker_model_dir: Path | None) -> str:
+def export(model: GPT, task: dict[str, object], output_uri: str, sagemaker_model_dir: Path | None) -> str:
     """Export to SageMaker's model directory or as ``model.tar.gz`` under ``output_uri``; the location."""
     if sagemaker_model_dir is not None:
-        write_layout(model, digits, sagemaker_model_dir)
+        write_layout(model, task, sagemaker_model_dir)
         return str(sagemaker_model_dir)
     with tempfile.TemporaryDirectory(prefix="hoist-export-") as tmp:
         layout = Path(tmp) / "model"
-        write_layout(model, digits, layout)
+        write_layout(model, task, layout)
         archive = Path(tmp) / "model.tar.gz"
         with tarfile.open(archive, "w:gz") as tar:
             for path in sorted(layout.rglob("*")):

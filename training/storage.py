@@ -28,6 +28,10 @@ class Store(ABC):
         """The object's text, or None when it does not exist."""
 
     @abstractmethod
+    def read_bytes(self, name: str) -> bytes | None:
+        """The object's bytes, or None when it does not exist."""
+
+    @abstractmethod
     def write_text(self, name: str, text: str) -> None:
         """Replace the object atomically: readers see the old text or the new, never a mix."""
 
@@ -59,6 +63,10 @@ class LocalStore(Store):
     def read_text(self, name: str) -> str | None:
         path = self.root / name
         return path.read_text() if path.exists() else None
+
+    def read_bytes(self, name: str) -> bytes | None:
+        path = self.root / name
+        return path.read_bytes() if path.exists() else None
 
     def write_text(self, name: str, text: str) -> None:
         path = self.root / name
@@ -115,9 +123,14 @@ class S3Store(Store):
         return f"{self.prefix}/{name}" if self.prefix else name
 
     def read_text(self, name: str) -> str | None:
+        data = self.read_bytes(name)
+        return data.decode() if data is not None else None
+
+    def read_bytes(self, name: str) -> bytes | None:
         if not self.exists(name):
             return None
-        return self.client.get_object(self.bucket, self._key(name)).read().decode()
+        data: bytes = self.client.get_object(self.bucket, self._key(name)).read()
+        return data
 
     def write_text(self, name: str, text: str) -> None:
         # A PUT is atomic: a reader sees the previous object or the new one.

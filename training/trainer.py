@@ -20,6 +20,7 @@ from torch.nn.parallel import DistributedDataParallel
 from training import addition, distributed, export, hardware, observe
 from training.checkpoint import Checkpointer
 from training.config import TrainConfig
+from training.data import ShardDataset
 from training.model import GPT, GPTConfig
 from training.storage import open_store
 
@@ -87,13 +88,22 @@ def _full_model(model: GPT, world: distributed.World) -> GPT:
     return plain
 
 
-def train(cfg: TrainConfig) -> TrainResult:
+def train(cfg: TrainConfig) -> TrainResult | None:
+    """Train as one rank of the job; rank 0 returns the result, the other ranks None."""
     world = distributed.init(cfg.device)
     started = time.perf_counter()
     torch.manual_seed(cfg.seed)
-    task = addition.AdditionTask(digits=cfg.digits, seed=cfg.seed)
-    length = addition.sequence_length(cfg.digits) - 1
-    model = GPT(GPTConfig(vocab_size=len(addition.VOCAB), block_size=length, n_layer=cfg.n_layer,
+    task: addition.AdditionTask | None = None
+    if cfg.data == "addition":
+        task = addition.AdditionTask(digits=cfg.digits, seed=cfg.seed)
+        batches, vocab_size, length = task.batch, len(addition.VOCAB), addition.sequence_length(cfg.digits) - 1
+        task_config = export.addition_task(cfg.digits)
+    else:
+        shards = ShardDataset(cfg.data, cfg.block_size, cfg.seed)
+        batches, vocab_size, length = shards.batch, shards.vocab_size, cfg.block_size
+        task_config = {"name": "language-model", "tokenizer": shards.manifest.tokenizer.model_dump(),
+                       "data": cfg.data}
+    model = GPT(GPTConfig(vocab_size=vocab_size, block_size=length, n_layer=cfg.n_layer,
                           n_head=cfg.n_head, n_embd=cfg.n_embd)).to(world.device)
     parameters = model.num_parameters()
     flops_per_token = model.flops_per_token(length)
@@ -124,13 +134,13 @@ def train(cfg: TrainConfig) -> TrainResult:
             loss_sum = torch.zeros((), device=world.device)
             digests = []
             for micro in range(cfg.grad_accum):
-                inputs, targets = task.batch(step * cfg.grad_accum + micro, world.rank, cfg.batch_size)
+                inputs, targets = batches(step * cfg.grad_accum + micro, world.rank, cfg.batch_size)
                 digests.append(_digest(inputs))
                 inputs = inputs.to(world.device, non_blocking=True)
                 targets = targets.to(world.device, non_blocking=True)
                 with torch.autocast(world.device.type, dtype=torch.bfloat16, enabled=use_bf16):
                     logits = wrapped(inputs)
-                loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.view(-1),
+                loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.reshape(-1),
                                        ignore_index=-100) / cfg.grad_accum
                 loss.backward()  # type: ignore[no-untyped-call]
                 loss_sum += loss.detach()
@@ -161,10 +171,11 @@ def train(cfg: TrainConfig) -> TrainResult:
         accuracy, artifact = float("nan"), ""
         if world.is_main:
             full = full.to(world.device).eval()
-            with torch.autocast(world.device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                accuracy = task.exact_match(full, cfg.eval_problems, world.device)
+            if task is not None:
+                with torch.autocast(world.device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                    accuracy = task.exact_match(full, cfg.eval_problems, world.device)
             sagemaker_dir = Path(cfg.sagemaker_model_dir) if cfg.sagemaker_model_dir else None
-            artifact = export.export(full.cpu(), cfg.digits, cfg.export_uri or str(output_dir / "artifact"),
+            artifact = export.export(full.cpu(), task_config, cfg.export_uri or str(output_dir / "artifact"),
                                      sagemaker_dir)
         result = TrainResult(start_step=start_step, first_loss=first_loss, final_loss=final_loss,
                              exact_match=accuracy, tokens_per_second=tokens_per_second, mfu=mfu,
@@ -176,4 +187,4 @@ def train(cfg: TrainConfig) -> TrainResult:
     if dist.is_initialized():
         dist.barrier()
     distributed.close()
-    return result
+    return result if world.is_main else None

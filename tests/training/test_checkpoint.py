@@ -121,3 +121,14 @@ def test_real_kills_during_frequent_saves_always_resume(tmp_path: Path) -> None:
     result = result_of(launch("--nproc", "2", *TINY, "--set", f"steps={newest + 5}", "--set", "checkpoint_every=1",
                               "--set", f"output_dir={out}"))
     assert result["start_step"] == newest
+
+
+def test_fsdp_with_async_checkpoints_resumes_on_one_worker(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    first = result_of(launch("--nproc", "2", *TINY, "--set", "parallelism=fsdp", "--set", "async_checkpoint=true",
+                             "--set", "steps=20", "--set", "checkpoint_every=10", "--set", f"output_dir={out}"))
+    assert first["final_loss"] < first["first_loss"]
+    assert (out / "checkpoints" / LATEST).read_text().strip() == "step-00000020"
+    result = result_of(launch("--nproc", "1", *TINY, "--set", "steps=25", "--set", "checkpoint_every=5",
+                              "--set", f"output_dir={out}"))
+    assert result["start_step"] == 20

@@ -14,7 +14,7 @@ from types import ModuleType
 import pytest
 import torch
 
-from training.export import export
+from training.export import addition_task, export
 from training.model import GPT, GPTConfig
 
 
@@ -22,7 +22,7 @@ from training.model import GPT, GPTConfig
 def handler(tmp_path: Path) -> Iterator[tuple[ModuleType, Path]]:
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=13, block_size=13, n_layer=1, n_head=2, n_embd=16))
-    location = export(model, digits=3, output_uri=str(tmp_path / "out"), sagemaker_model_dir=None)
+    location = export(model, addition_task(3), output_uri=str(tmp_path / "out"), sagemaker_model_dir=None)
     assert location == str(tmp_path / "out" / "model.tar.gz")
     model_dir = tmp_path / "model"
     with tarfile.open(location) as tar:

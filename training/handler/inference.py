@@ -27,6 +27,9 @@ class Bundle:
 
 def model_fn(model_dir: str) -> Bundle:
     config = json.loads((Path(model_dir) / "config.json").read_text())
+    if config["task"]["name"] != "addition":
+        raise ValueError(f"this handler serves the addition task, not {config['task']['name']!r}; "
+                         "ship an inference.py for your task")
     model = GPT(GPTConfig(**config["model"]))
     load_model(model, str(Path(model_dir) / "model.safetensors"))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
