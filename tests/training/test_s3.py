@@ -79,3 +79,18 @@ def test_bad_s3_uri_is_one_line(s3_env: dict[str, str]) -> None:
     run = launch("--nproc", "1", *TINY, "--set", "steps=2", "--set", "checkpoint_uri=s3:///no-bucket", env=s3_env)
     assert run.returncode != 0
     assert "'s3:///no-bucket': an S3 URI needs a bucket, e.g. s3://my-bucket/checkpoints" in run.stderr
+
+
+def test_training_reads_token_shards_from_s3(tmp_path: Path, s3_env: dict[str, str]) -> None:
+    from tests.training.shards import text_tokens, write_shards
+
+    local = tmp_path / "shards"
+    write_shards(local, [text_tokens("s3 shards are verified before training. " * 30)])
+    client = boto3.client("s3", endpoint_url=s3_env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    for path in local.iterdir():
+        client.upload_file(str(path), BUCKET, f"datasets/corpus/{path.name}")
+    result = result_of(launch("--nproc", "1", *TINY, "--set", f"data=s3://{BUCKET}/datasets/corpus",
+                              "--set", "block_size=16", "--set", "steps=20", "--set", f"output_dir={tmp_path / 'run'}",
+                              env=s3_env))
+    assert result["final_loss"] < result["first_loss"]
