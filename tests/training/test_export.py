@@ -65,8 +65,10 @@ def test_bad_requests_raise_one_line_value_errors(handler: tuple[ModuleType, Pat
     assert "\n" not in str(caught.value)
 
 
-def test_model_digit_limit_is_enforced(handler: tuple[ModuleType, Path]) -> None:
+def test_model_digit_limit_is_enforced_when_decoding(handler: tuple[ModuleType, Path]) -> None:
     module, model_dir = handler
     bundle = module.model_fn(str(model_dir))
+    with pytest.raises(ValueError, match="at most 3 digits"):
+        module.input_fn('{"inputs": "1000+1"}', "application/json")
     with pytest.raises(ValueError, match="at most 3 digits"):
         module.predict_fn([(1000, 1)], bundle)

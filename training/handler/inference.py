@@ -9,6 +9,7 @@ Response: ``{"outputs": ["579"]}``.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,12 @@ import torch
 from addition_task import END, answer_from_generated, encode, prompt
 from gpt_model import GPT, GPTConfig
 from safetensors.torch import load_model
+
+SUPPORTED_CONTENT_TYPES = ("application/json",)
+SUPPORTED_ACCEPT_TYPES = ("application/json",)
+WARMUP_REQUEST = {"inputs": ["1+2"]}
+MAX_DIGITS = 18
+"""Operand digits input_fn accepts; model_fn narrows it to the loaded model's (input_fn gets no model)."""
 
 
 class Bundle:
@@ -33,7 +40,9 @@ def model_fn(model_dir: str) -> Bundle:
     model = GPT(GPTConfig(**config["model"]))
     load_model(model, str(Path(model_dir) / "model.safetensors"))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return Bundle(model.to(device).eval(), int(config["task"]["digits"]), device)
+    global MAX_DIGITS
+    MAX_DIGITS = int(config["task"]["digits"])
+    return Bundle(model.to(device).eval(), MAX_DIGITS, device)
 
 
 def _parse_problem(text: Any, digits: int) -> tuple[int, int]:
@@ -44,7 +53,7 @@ def _parse_problem(text: Any, digits: int) -> tuple[int, int]:
         raise ValueError(f"operands must be non-negative integers: {text[:40]!r}")
     a, b = int(left), int(right)
     if a >= 10**digits or b >= 10**digits:
-        raise ValueError(f"operands must have at most {digits} digits: {text[:40]!r}")
+        raise ValueError(f"this model adds numbers of at most {digits} digits: {text[:40]!r}")
     return a, b
 
 
@@ -61,8 +70,7 @@ def input_fn(request_body: str | bytes, content_type: str) -> list[tuple[int, in
     items = inputs if isinstance(inputs, list) else [inputs]
     if not items or len(items) > 1024:
         raise ValueError("inputs must hold 1 to 1024 problems")
-    # The model's own digit limit is checked in predict_fn, where the model is known.
-    return [_parse_problem(item, 18) for item in items]
+    return [_parse_problem(item, MAX_DIGITS) for item in items]
 
 
 def predict_fn(data: list[tuple[int, int]], bundle: Bundle) -> list[str]:
@@ -74,6 +82,23 @@ def predict_fn(data: list[tuple[int, int]], bundle: Bundle) -> list[str]:
     with torch.inference_mode():
         generated = bundle.model.generate(prompts, max_new_tokens=digits + 2, stop_token=END)
     return [answer_from_generated(row) for row in generated.tolist()]
+
+
+def predict_batch_fn(batch: list[list[tuple[int, int]]], bundle: Bundle) -> list[list[str]]:
+    """Several requests in one generate call: every problem is decoded independently (greedy, no
+    sampling), so each request's answers are exactly what it would get alone."""
+    answers = predict_fn([problem for data in batch for problem in data], bundle)
+    out, start = [], 0
+    for data in batch:
+        out.append(answers[start:start + len(data)])
+        start += len(data)
+    return out
+
+
+def stream_fn(data: list[tuple[int, int]], bundle: Bundle) -> Iterator[str]:
+    """Answers as JSON lines, each sent as soon as its problem is solved."""
+    for index, problem in enumerate(data):
+        yield json.dumps({"index": index, "output": predict_fn([problem], bundle)[0]}) + "\n"
 
 
 def output_fn(prediction: list[str], accept: str) -> str:
