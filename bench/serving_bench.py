@@ -37,7 +37,8 @@ def start(kind: str, model_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "PYTHONPATH": path, "SM_MODEL_DIR": str(model_dir), "SAGEMAKER_BIND_TO_PORT": str(port),
-           "HOIST_HOST": "127.0.0.1", "HOIST_MAX_BATCH_SIZE": os.environ.get("BENCH_BATCH", "32"), "HOIST_MAX_BATCH_DELAY_MS": os.environ.get("BENCH_DELAY_MS", "2"),
+           "HOIST_HOST": "127.0.0.1", "HOIST_MAX_BATCH_SIZE": os.environ.get("BENCH_BATCH", "32"),
+           "HOIST_MAX_BATCH_DELAY_MS": os.environ.get("BENCH_DELAY_MS", "2"),
            "HOIST_MAX_QUEUE": "1024"}
     if kind == "fastapi":
         cmd = [sys.executable, "-m", "uvicorn", "bench.fastapi_app:app", "--host", "127.0.0.1", "--port", str(port),
