@@ -16,20 +16,30 @@ from infra.outputs import StackOutputs
 
 def _plan(args: argparse.Namespace) -> int:
     from infra import cost, diff, plan, policy_report, report
+    from infra.config import available_stacks
 
-    planned = plan.run(args.stack, preview=args.preview)
-    policy = policy_report.evaluate(planned)
-    estimate = cost.estimate(planned)
-    data = report.as_dict(planned, policy, estimate)
-    if args.diff:
-        base = diff.plan_at_revision(args.stack, args.diff, PROJECT_ROOT)
-        sys.stdout.write(diff.markdown(args.stack, args.diff, base, data))
-    elif args.json:
-        json.dump(data, sys.stdout, indent=2, sort_keys=True)
+    if args.stack == "all" and args.diff:
+        raise ConfigError("--diff compares one stack; name it with --stack")
+    # One process for every stack: pulumi_aws's modules are imported once, not once per stack.
+    stacks = available_stacks() if args.stack == "all" else [args.stack]
+    passed, documents = True, {}
+    for stack in stacks:
+        planned = plan.run(stack, preview=args.preview)
+        policy = policy_report.evaluate(planned)
+        estimate = cost.estimate(planned)
+        passed &= policy.passed
+        data = report.as_dict(planned, policy, estimate)
+        if args.diff:
+            base = diff.plan_at_revision(stack, args.diff, PROJECT_ROOT)
+            sys.stdout.write(diff.markdown(stack, args.diff, base, data))
+        elif args.json:
+            documents[stack] = data
+        else:
+            report.print_plan(Console(), planned, policy, estimate)
+    if args.json:
+        json.dump(documents if args.stack == "all" else documents[args.stack], sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")
-    else:
-        report.print_plan(Console(), planned, policy, estimate)
-    return 0 if policy.passed else 1
+    return 0 if passed else 1
 
 
 def load_outputs(args: argparse.Namespace) -> StackOutputs:
@@ -64,7 +74,8 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
 
     plan = commands.add_parser("plan", help="plan a stack offline: resources, policy report, monthly cost")
-    plan.add_argument("--stack", required=True, help="stack name (a file stacks/Pulumi.<stack>.yaml)")
+    plan.add_argument("--stack", required=True,
+                      help="stack name (a file stacks/Pulumi.<stack>.yaml), or 'all' for every stack")
     output = plan.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="machine-readable output")
     output.add_argument("--diff", metavar="REF", help="compare with the stack at git revision REF (Markdown)")

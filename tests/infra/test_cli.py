@@ -54,9 +54,12 @@ def test_outputs_file_round_trips(tmp_path: Path) -> None:
 
 def test_all_three_stacks_plan_in_under_ten_seconds() -> None:
     start = time.perf_counter()
-    for stack in ("dev", "staging", "prod"):
-        assert hoist("plan", "--stack", stack).returncode == 0
+    result = hoist("plan", "--stack", "all", "--json")
     elapsed = time.perf_counter() - start
+    assert result.returncode == 0, result.stderr
+    plans = json.loads(result.stdout)
+    assert sorted(plans) == ["dev", "prod", "staging"]
+    assert all(p["policy"]["passed"] and p["resource_count"] > 60 for p in plans.values())
     assert elapsed < 10, f"planning all stacks took {elapsed:.1f}s"
 
 
