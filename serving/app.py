@@ -77,7 +77,7 @@ def create_app(settings: ServingSettings) -> Starlette:
             try:
                 await run_in_threadpool(load_and_warm)
             except Exception as exc:
-                state.load_error = f"{type(exc).__name__}: {handlers._one_line(exc)}"
+                state.load_error = f"{type(exc).__name__}: {handlers.one_line(exc)}"
                 request_log(status=500, latency_ms=0, batch_size=0, path="load", error=state.load_error)
                 return
             assert state.handler is not None
@@ -114,8 +114,8 @@ def create_app(settings: ServingSettings) -> Starlette:
         try:
             body = await read_body(request, settings.max_body_bytes)
             content_type = handler.content_type(request.headers.get("content-type"))
-            wants_stream = handlers._media_type(request.headers.get("accept")) in STREAM_TYPES
-            accept = handlers._media_type(request.headers.get("accept")) if wants_stream else \
+            wants_stream = handlers.media_type(request.headers.get("accept")) in STREAM_TYPES
+            accept = handlers.media_type(request.headers.get("accept")) if wants_stream else \
                 handler.accept(request.headers.get("accept"))
             if wants_stream and handler.stream_fn is None:
                 raise handlers.RequestError(406, "this model does not stream; accept application/json")
@@ -146,7 +146,7 @@ def create_app(settings: ServingSettings) -> Starlette:
         except TimeoutError:
             return error(504, f"no answer within {settings.request_timeout_s:g} s"), 0, "timeout"
         except Exception as exc:  # prediction or encoding failed: a 500, never a stack trace
-            message = f"{type(exc).__name__}: {handlers._one_line(exc)}"
+            message = f"{type(exc).__name__}: {handlers.one_line(exc)}"
             return error(500, f"inference failed: {message}"), 0, message
 
     return Starlette(routes=[Route("/ping", ping, methods=["GET"]),

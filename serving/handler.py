@@ -70,7 +70,7 @@ def default_output_fn(prediction: Any, accept: str) -> Any:
     raise RequestError(406, f"cannot answer in {accept!r}; accept {JSON}")
 
 
-def _media_type(header: str | None) -> str:
+def media_type(header: str | None) -> str:
     return (header or "").split(";")[0].strip().lower()
 
 
@@ -96,13 +96,13 @@ class Handler:
             self.predict_many([self.decode(json.dumps(self.warmup_request).encode(), content_type)])
 
     def content_type(self, header: str | None) -> str:
-        content_type = _media_type(header) or JSON
+        content_type = media_type(header) or JSON
         if self.content_types and content_type not in self.content_types:
             raise RequestError(415, f"unsupported content type {content_type!r}; send {', '.join(self.content_types)}")
         return content_type
 
     def accept(self, header: str | None) -> str:
-        wanted = [_media_type(part) for part in (header or "").split(",") if part.strip()]
+        wanted = [media_type(part) for part in (header or "").split(",") if part.strip()]
         if not wanted or any(w in ("*/*", "application/*") for w in wanted):
             return self.accept_types[0] if self.accept_types else JSON
         for media in wanted:
@@ -117,7 +117,7 @@ class Handler:
             raise
         except Exception as exc:
             status = 415 if type(exc).__name__ == "UnsupportedFormatError" else 400
-            raise RequestError(status, _one_line(exc)) from None
+            raise RequestError(status, one_line(exc)) from None
 
     def predict_many(self, batch: list[Any]) -> list[Any]:
         """Predictions for several decoded requests, in one call when the handler supports it."""
@@ -147,7 +147,7 @@ def _body(result: Any, accept: str) -> tuple[bytes, str]:
     return json.dumps(result).encode(), JSON
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:500]
 
