@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from pulumi.output import Unknown
+from pulumi.runtime import rpc
 from rich.console import Console
 from rich.table import Table
 
@@ -26,7 +27,7 @@ def _jsonable(value: Any) -> Any:
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
-    if isinstance(value, str) and value == "04da6b54-80e4-46f7-96ec-b56ff0331ba9":
+    if isinstance(value, str) and value == rpc.UNKNOWN:
         return COMPUTED
     return value
 
