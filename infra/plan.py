@@ -8,6 +8,7 @@ is what the policy pack, the cost model and the diff work from.
 from __future__ import annotations
 
 import contextvars
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,8 +97,6 @@ def _plain(value: Any) -> Any:
 
 def _pulumi_config(stack: str) -> dict[str, str]:
     """The stack file's values as the Pulumi engine passes them: objects and lists as JSON text."""
-    import json
-
     raw = read_stack_file(stack_file(stack))
     return {f"{NAMESPACE}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
 

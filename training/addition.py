@@ -16,6 +16,12 @@ VOCAB = "0123456789+=."
 END = VOCAB.index(".")
 
 
+def step_generator(seed: int, step: int, rank: int) -> torch.Generator:
+    """The random stream of one rank at one step. Samplers draw only from it, so a resumed run sees
+    exactly the batches an uninterrupted run would have seen."""
+    return torch.Generator().manual_seed(((seed * 1_000_003 + step) * 4099 + rank) % 2**62)
+
+
 def encode(text: str) -> list[int]:
     return [VOCAB.index(ch) for ch in text]
 
@@ -60,7 +66,7 @@ class AdditionTask:
         Because no sampler state is carried between steps, a run resumed at step k sees exactly the
         examples an uninterrupted run would have seen.
         """
-        generator = torch.Generator().manual_seed(((self.seed * 1_000_003 + step) * 4099 + rank) % 2**62)
+        generator = step_generator(self.seed, step, rank)
         pairs = torch.randint(0, 10 ** self.digits, (batch_size, 2), generator=generator)
         rows = [encode(prompt(int(a), int(b), self.digits) + answer(int(a), int(b), self.digits) + ".")
                 for a, b in pairs.tolist()]

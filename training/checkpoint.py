@@ -112,7 +112,7 @@ class Checkpointer:
         state = _state_dict(model, optimizer, 0, self.rank)
         # RNG states are per rank; a rank that did not exist when the checkpoint was saved keeps its own.
         state = {k: v for k, v in state.items() if not k.startswith(("rng_", "cuda_rng_")) or k in saved}
-        dcp_load(state, storage_reader=self.store.reader(name), no_dist=_single())
+        dcp_load(state, storage_reader=reader, no_dist=_single())
         set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
         if _rng_key(self.rank) in state:
             torch.set_rng_state(state[_rng_key(self.rank)])

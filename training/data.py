@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from training.addition import step_generator
 from training.storage import open_store
 
 FORMAT_VERSION = 1
@@ -105,7 +106,7 @@ class ShardDataset:
 
     def batch(self, step: int, rank: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Random windows for one rank at one step: a pure function of (seed, step, rank)."""
-        generator = torch.Generator().manual_seed(((self.seed * 1_000_003 + step) * 4099 + rank) % 2**62)
+        generator = step_generator(self.seed, step, rank)
         starts = torch.randint(0, len(self.tokens) - self.block_size - 1, (batch_size,), generator=generator)
         offsets = torch.arange(self.block_size + 1)
         windows = self.tokens[starts[:, None] + offsets]

@@ -135,7 +135,8 @@ def train(cfg: TrainConfig) -> TrainResult | None:
             digests = []
             for micro in range(cfg.grad_accum):
                 inputs, targets = batches(step * cfg.grad_accum + micro, world.rank, cfg.batch_size)
-                digests.append(_digest(inputs))
+                if cfg.log_every == 1:
+                    digests.append(_digest(inputs))
                 inputs = inputs.to(world.device, non_blocking=True)
                 targets = targets.to(world.device, non_blocking=True)
                 with torch.autocast(world.device.type, dtype=torch.bfloat16, enabled=use_bf16):

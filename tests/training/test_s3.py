@@ -8,26 +8,26 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 
+from tests.serving.server import free_port
 from tests.training.runner import TINY, launch, result_of
 
 pytestmark = pytest.mark.slow
 BUCKET = "hoist-test-checkpoints"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+def _client(env: dict[str, str]) -> Any:
+    return boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 @pytest.fixture(scope="module")
 def s3_env() -> Iterator[dict[str, str]]:
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
@@ -42,9 +42,7 @@ def s3_env() -> Iterator[dict[str, str]]:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
-        client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                              aws_access_key_id="testing", aws_secret_access_key="testing")
-        client.create_bucket(Bucket=BUCKET)
+        _client(env).create_bucket(Bucket=BUCKET)
         yield env
     finally:
         server.terminate()
@@ -52,9 +50,7 @@ def s3_env() -> Iterator[dict[str, str]]:
 
 
 def _keys(env: dict[str, str], prefix: str) -> set[str]:
-    client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
+    pages = _client(env).get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
     return {o["Key"] for page in pages for o in page.get("Contents", [])}
 
 
@@ -86,8 +82,7 @@ def test_training_reads_token_shards_from_s3(tmp_path: Path, s3_env: dict[str, s
 
     local = tmp_path / "shards"
     write_shards(local, [text_tokens("s3 shards are verified before training. " * 30)])
-    client = boto3.client("s3", endpoint_url=s3_env["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client = _client(s3_env)
     for path in local.iterdir():
         client.upload_file(str(path), BUCKET, f"datasets/corpus/{path.name}")
     result = result_of(launch("--nproc", "1", *TINY, "--set", f"data=s3://{BUCKET}/datasets/corpus",
