@@ -20,6 +20,7 @@ test: lint typecheck unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/hadolint training/Dockerfile serving/Dockerfile
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -151,8 +151,26 @@ class Pin:
     as_of: dt.date
 
 
+_IMAGES_AS_OF = dt.date(2026, 11, 28)
+
 PINS: dict[str, Pin] = {
     "pulumi-aws": Pin(value="7.51.1", source="PyPI pulumi-aws", as_of=dt.date(2026, 11, 1)),
     "pulumi": Pin(value="3.272.0", source="PyPI pulumi", as_of=dt.date(2026, 11, 1)),
+    # Image bases. Each digest is the multi-platform index of the named tag; `make verify-pins`
+    # resolves the tag again and reports a moved tag. CUDA 12.8 matches torch's cu128 build.
+    "base-image/gpu": Pin(
+        value="nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04"
+              "@sha256:ac55d124da4882b497f732d8dfd9a702d5447a5f29d08d56da6f64f0a1eb34bc",
+        source="Docker Hub nvidia/cuda, tag 12.8.1-cudnn-runtime-ubuntu24.04", as_of=_IMAGES_AS_OF),
+    "base-image/cpu": Pin(
+        value="ubuntu:24.04@sha256:d1e2e92c075e5ca139d51a140fff46f84315c0fdce203eab2807c7e495eff4f9",
+        source="Docker Hub library/ubuntu, tag 24.04", as_of=_IMAGES_AS_OF),
+    "uv-image": Pin(
+        value="ghcr.io/astral-sh/uv:0.11.13@sha256:841c8e6fe30a8b07b4478d12d0c608cba6de66102d29d65d1cc423af86051563",
+        source="GitHub Container Registry astral-sh/uv, tag 0.11.13", as_of=_IMAGES_AS_OF),
+    "torch-index/gpu": Pin(value="https://download.pytorch.org/whl/cu128",
+                           source="pytorch.org install matrix, CUDA 12.8 wheels", as_of=_IMAGES_AS_OF),
+    "torch-index/cpu": Pin(value="https://download.pytorch.org/whl/cpu",
+                           source="pytorch.org install matrix, CPU wheels", as_of=_IMAGES_AS_OF),
 }
-"""Later parts add base-image digests, Helm chart versions and action SHAs here."""
+"""Versions and digests the project pins, with provenance. Helm chart versions and action SHAs join here."""
