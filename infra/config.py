@@ -35,6 +35,13 @@ Environment = Literal["dev", "staging", "prod"]
 
 _TAG_KEY = re.compile(r"^[\w.:/=+\-@ ]{1,128}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_STACK_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+
+
+def _check_stack_name(name: str) -> None:
+    if not _STACK_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not a stack name (lower-case letters, digits and dashes)")
 
 
 class ConfigError(ValueError):
@@ -125,6 +132,52 @@ class RegistryConfig(_Frozen):
     untagged_expiry_days: int = Field(
         7, ge=1, le=3650, description="Days an untagged image (a superseded build layer) is kept."
     )
+    replicate_to: tuple[str, ...] = Field(
+        (), description="Stacks whose registries receive every image pushed here (ECR cross-account "
+                        "replication); set on the stack CI pushes to, so the same bytes reach every stack.",
+    )
+    receive_from: str | None = Field(
+        None, description="The stack whose registry replicates into this one; only its account is granted "
+                          "ecr:ReplicateImage here.",
+    )
+
+    @field_validator("replicate_to")
+    @classmethod
+    def _stacks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            _check_stack_name(name)
+        if len(set(value)) != len(value):
+            raise ValueError("a stack is listed twice")
+        return value
+
+    @field_validator("receive_from")
+    @classmethod
+    def _source(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_stack_name(value)
+        return value
+
+
+class ImagesConfig(_Frozen):
+    """The images this stack runs, by digest: `hoist build` prints them; a promotion pull request sets them."""
+
+    training: str | None = Field(
+        None, description="Digest (sha256:...) of the training image in this stack's registry."
+    )
+    serving: str | None = Field(
+        None, description="Digest (sha256:...) of the serving image in this stack's registry."
+    )
+
+    @field_validator("training", "serving")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        if value is not None and not _DIGEST.fullmatch(value):
+            raise ValueError("expected an image digest: sha256: followed by 64 lower-case hex digits")
+        return value
+
+    def digests(self) -> dict[str, str]:
+        """The digests that are set, by part."""
+        return {part: digest for part, digest in (("training", self.training), ("serving", self.serving)) if digest}
 
 
 class BudgetConfig(_Frozen):
@@ -209,6 +262,7 @@ class StackConfig(_Frozen):
     network: NetworkConfig = Field(default_factory=NetworkConfig, description="VPC layout.")
     storage: StorageConfig = Field(default_factory=StorageConfig, description="Buckets and KMS key.")
     registry: RegistryConfig = Field(default_factory=RegistryConfig, description="ECR repositories.")
+    images: ImagesConfig = Field(default_factory=ImagesConfig, description="Images the stack runs, by digest.")
     gpu_pools: dict[str, GpuPoolConfig] = Field(
         default_factory=dict, description="GPU pools by name (lower-case letters, digits and dashes)."
     )

@@ -39,6 +39,8 @@ class StackOutputs(BaseModel):
     public_subnet_ids: list[str]
     buckets: dict[str, BucketOutput] = Field(description="datasets, checkpoints, models, access-logs.")
     repositories: dict[str, str] = Field(description="ECR repository URLs by part (training, serving).")
+    images: dict[str, str] = Field(default_factory=dict,
+                                   description="Images the stack runs by part, as repository@sha256:digest.")
 
     def bucket_uri(self, role: str, prefix: str = "") -> str:
         return f"s3://{self.buckets[role].name}/{prefix}"

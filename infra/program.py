@@ -6,6 +6,7 @@ Pulumi's mock runtime. Both run this same code.
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import pulumi
@@ -14,9 +15,10 @@ from pulumi.runtime import config as runtime_config
 
 from infra.components.budget import Budget, BudgetArgs
 from infra.components.network import Network, NetworkArgs
-from infra.components.registry import Registry, RegistryArgs
+from infra.components.registry import Registry, RegistryArgs, ReplicationDestination
 from infra.components.storage import Storage, StorageArgs
-from infra.config import ConfigError, StackConfig, from_pulumi_config
+from infra.config import ConfigError, StackConfig, from_pulumi_config, load_stack
+from infra.images import image_uri
 
 STATEFUL_TYPES = frozenset({
     "aws:s3/bucket:Bucket",
@@ -40,6 +42,40 @@ def protect_stateful(args: pulumi.ResourceTransformationArgs) -> pulumi.Resource
 
 def stack_tag() -> tuple[str, str]:
     return ("hoist:stack", pulumi.get_stack())
+
+
+def _peer(stack: str, peer: str, key: str) -> tuple[ReplicationDestination, StackConfig]:
+    if peer == stack:
+        raise ConfigError(f"hoist:registry.{key}: {peer!r} is this stack; name another stack")
+    peer_cfg = load_stack(peer)
+    if len(peer_cfg.allowed_account_ids) != 1:
+        raise ConfigError(f"hoist:registry.{key}: stack {peer!r} allows {len(peer_cfg.allowed_account_ids)} "
+                          "accounts; replication needs a stack with exactly one")
+    return ReplicationDestination(peer, peer_cfg.allowed_account_ids[0], peer_cfg.region), peer_cfg
+
+
+def replication_peers(
+    stack: str, cfg: StackConfig
+) -> tuple[tuple[ReplicationDestination, ...], ReplicationDestination | None]:
+    """The stacks this stack's registry replicates to and the one it receives from, read from their
+    stack files. Both ends must agree, or the destination would refuse the images."""
+    destinations = []
+    for name in cfg.registry.replicate_to:
+        destination, peer_cfg = _peer(stack, name, "replicate_to")
+        if peer_cfg.registry.receive_from != stack:
+            raise ConfigError(f"hoist:registry.replicate_to: stack {name!r} does not set "
+                              f"hoist:registry.receive_from: {stack}, so its registry would refuse the images")
+        if destination.account_id in cfg.allowed_account_ids:
+            raise ConfigError(f"hoist:registry.replicate_to: stack {name!r} is in this stack's account; "
+                              "give each stack its own account")
+        destinations.append(destination)
+    source = None
+    if cfg.registry.receive_from is not None:
+        source, source_cfg = _peer(stack, cfg.registry.receive_from, "receive_from")
+        if stack not in source_cfg.registry.replicate_to:
+            raise ConfigError(f"hoist:registry.receive_from: stack {source.stack!r} does not list {stack!r} "
+                              "in hoist:registry.replicate_to")
+    return tuple(destinations), source
 
 
 def build(cfg: StackConfig) -> None:
@@ -66,8 +102,11 @@ def build(cfg: StackConfig) -> None:
                                         partition=partition), opts=with_provider)
     network = Network(name, NetworkArgs(config=cfg.network, region=cfg.region, account_id=account_id,
                                         kms_key_arn=storage.key.arn, cluster_name=name), opts=with_provider)
+    replicate_to, receive_from = replication_peers(stack, cfg)
     registry = Registry(name, RegistryArgs(config=cfg.registry, kms_key_arn=storage.key.arn,
-                                           force_delete=cfg.storage.force_destroy), opts=with_provider)
+                                           force_delete=cfg.storage.force_destroy, account_id=account_id,
+                                           region=cfg.region, partition=partition, replicate_to=replicate_to,
+                                           receive_from=receive_from), opts=with_provider)
     Budget(name, BudgetArgs(config=cfg.budget, stack_tag=(tag_key, tag_value)), opts=with_provider)
 
     pulumi.export("stack", stack)
@@ -79,6 +118,13 @@ def build(cfg: StackConfig) -> None:
     pulumi.export("public_subnet_ids", [s.id for s in network.public_subnets])
     pulumi.export("buckets", {role: {"name": b.bucket, "arn": b.arn} for role, b in storage.buckets.items()})
     pulumi.export("repositories", {part: r.repository_url for part, r in registry.repositories.items()})
+    # The images the stack runs, by digest from its config; jobs and endpoints take them from here.
+    pulumi.export("images", {part: pulumi.Output.from_input(registry.repositories[part].repository_url).apply(
+        functools.partial(_by_digest, digest=digest)) for part, digest in cfg.images.digests().items()})
+
+
+def _by_digest(repository_url: str, digest: str) -> str:
+    return image_uri(repository_url, digest)
 
 
 def current_config() -> StackConfig:

@@ -1,4 +1,4 @@
-"""ECR controls: scan on push, immutable tags, KMS encryption, a lifecycle policy."""
+"""ECR controls: scan on push, immutable tags, KMS encryption, a lifecycle policy, replication-only grants."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs
 
-from policy.common import as_list, of_type, resource_policy, stack_policy, targets
+from policy.common import as_list, decoded, of_type, resource_policy, stack_policy, statements, targets
 
 REPOSITORY = "aws:ecr/repository:Repository"
 LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+REGISTRY_POLICY = "aws:ecr/registryPolicy:RegistryPolicy"
+REPLICATION_ACTIONS = frozenset({"ecr:CreateRepository", "ecr:ReplicateImage"})
 
 
 def _scan(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
@@ -36,6 +38,21 @@ def _lifecycle(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyRes
             yield f"repository {repo.name} has no lifecycle policy; old images would accumulate", repo
 
 
+def _replication_only(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    """A registry policy exists only to admit the source stack's replication: one account, two actions."""
+    for statement in statements(decoded(props.get("policy"))):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = set(as_list(statement.get("Action")))
+        if not actions <= REPLICATION_ACTIONS:
+            yield f"registry policy grants {sorted(actions - REPLICATION_ACTIONS)}; only replication is allowed"
+        principals = as_list((statement.get("Principal") or {}).get("AWS")) if isinstance(
+            statement.get("Principal"), dict) else [statement.get("Principal")]
+        for principal in principals:
+            if not (isinstance(principal, str) and principal.startswith("arn:") and principal.endswith(":root")):
+                yield f"registry policy principal {principal!r} must be one account's root ARN, never '*'"
+
+
 POLICIES = (
     resource_policy("ecr-scan-on-push", "ECR repositories scan images on push",
                     ("CKV_AWS_163", "SecurityHub:ECR.1"), (REPOSITORY,), _scan),
@@ -44,4 +61,7 @@ POLICIES = (
     resource_policy("ecr-kms", "ECR repositories are encrypted with a customer-managed KMS key", ("CKV_AWS_136",),
                     (REPOSITORY,), _kms),
     stack_policy("ecr-lifecycle", "ECR repositories have a lifecycle policy", ("SecurityHub:ECR.3",), _lifecycle),
+    resource_policy("ecr-registry-replication-only",
+                    "An ECR registry policy admits only the source account's replication", ("CKV_AWS_32",),
+                    (REGISTRY_POLICY,), _replication_only),
 )

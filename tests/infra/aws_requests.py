@@ -143,6 +143,19 @@ def _ecr_lifecycle(r: PlannedResource) -> list[Request]:
                                            "lifecyclePolicyText": r.inputs["policy"]})]
 
 
+def _replication(r: PlannedResource) -> list[Request]:
+    rules = r.inputs["replicationConfiguration"]["rules"]
+    return [("ecr", "PutReplicationConfiguration", {"replicationConfiguration": {"rules": [{
+        "destinations": [{"region": d["region"], "registryId": d["registryId"]} for d in rule["destinations"]],
+        "repositoryFilters": [{"filter": f["filter"], "filterType": f["filterType"]}
+                              for f in rule["repositoryFilters"]]} for rule in rules]}})]
+
+
+def _registry_policy(r: PlannedResource) -> list[Request]:
+    json.loads(r.inputs["policy"])
+    return [("ecr", "PutRegistryPolicy", {"policyText": r.inputs["policy"]})]
+
+
 def _budget(r: PlannedResource) -> list[Request]:
     i = r.inputs
     return [("budgets", "CreateBudget", {
@@ -184,6 +197,8 @@ TRANSLATORS: dict[str, Callable[[PlannedResource], list[Request]]] = {
     "aws:s3/bucketPolicy:BucketPolicy": _bucket_policy,
     "aws:ecr/repository:Repository": _repository,
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": _ecr_lifecycle,
+    "aws:ecr/replicationConfiguration:ReplicationConfiguration": _replication,
+    "aws:ecr/registryPolicy:RegistryPolicy": _registry_policy,
     "aws:budgets/budget:Budget": _budget,
     "aws:iam/role:Role": _role,
     "aws:iam/rolePolicy:RolePolicy": _role_policy,

@@ -138,7 +138,7 @@ def test_outputs_fill_stack_outputs_with_realistic_values(stack: str) -> None:
     assert all(re.fullmatch(r"subnet-[0-9a-f]{17}", s) for s in outputs.private_subnet_ids)
     assert set(outputs.buckets) == {"datasets", "checkpoints", "models", "access-logs"}
     assert all(ARN.match(b.arn) and b.name.startswith(f"hoist-{stack}-") for b in outputs.buckets.values())
-    assert outputs.repositories["training"] == f"{account}.dkr.ecr.us-east-1.amazonaws.com/hoist/{stack}/training"
+    assert outputs.repositories["training"] == f"{account}.dkr.ecr.us-east-1.amazonaws.com/hoist/training"
     assert outputs.bucket_uri("checkpoints", "run-1/").startswith("s3://hoist-")
 
 

@@ -130,6 +130,8 @@ MUTATIONS: dict[str, tuple[str, str, str, Mutation]] = {
     "ecr-kms": ("staging", "aws:ecr/repository:Repository", "serving",
                 set_input("encryptionConfigurations.0.encryptionType", "AES256")),
     "ecr-lifecycle": ("dev", "aws:ecr/lifecyclePolicy:LifecyclePolicy", "serving", remove),
+    "ecr-registry-replication-only": ("prod", "aws:ecr/registryPolicy:RegistryPolicy", "",
+                                      edit_json("policy", _first_statement(Principal={"AWS": "*"}))),
     "vpc-flow-logs": ("prod", "aws:ec2/flowLog:FlowLog", "", set_input("trafficType", "REJECT")),
     "vpc-default-sg-closed": ("dev", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "",
                               set_input("ingress", [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}])),
