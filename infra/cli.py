@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,6 +64,38 @@ def _outputs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from infra import build, stack_files
+
+    if args.offline and not args.dry_run:
+        raise ConfigError("--offline outputs name no real registry; add --dry-run, or read the deployed stack")
+    if args.tag is not None and not build.TAG.fullmatch(args.tag):
+        raise ConfigError(f"--tag {args.tag!r}: 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'")
+    outputs = load_outputs(args)
+    tag = args.tag or build.commit_tag(allow_dirty=args.dry_run)
+    with tempfile.TemporaryDirectory(prefix="hoist-build-") as metadata_dir:
+        steps = build.plan_builds(outputs, tag, Path(metadata_dir), serving=args.serving, platform=args.platform)
+        if args.dry_run:
+            sys.stdout.write(build.describe(steps) + "\n")
+            return 0
+        build.require_buildx()
+        build.login(outputs)
+        digests = build.run(steps)
+    sys.stdout.write(json.dumps({"stack": outputs.stack, "tag": tag, "digests": digests}, sort_keys=True) + "\n")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with Path(summary).open("a") as stream:
+            stream.write("| image | reference | digest |\n|---|---|---|\n")
+            stream.writelines(f"| {part} | `{outputs.repositories[part]}:{tag}` | `{digest}` |\n"
+                              for part, digest in digests.items())
+    if args.write_config:
+        stack_files.set_values(args.stack, "images", digests)
+        print(f"hoist build: wrote the digests to hoist:images in stacks/Pulumi.{args.stack}.yaml", file=sys.stderr)
+    return 0
+
+
 def add_outputs_source(command: argparse.ArgumentParser) -> None:
     source = command.add_mutually_exclusive_group()
     source.add_argument("--outputs", metavar="FILE", help="read stack outputs from a JSON file")
@@ -87,16 +120,33 @@ def parser() -> argparse.ArgumentParser:
     outputs.add_argument("--stack", required=True, help="stack name")
     add_outputs_source(outputs)
     outputs.set_defaults(run=_outputs)
+
+    build = commands.add_parser("build", help="build both images with docker buildx, push them, print digests")
+    build.add_argument("--stack", default="dev", help="the stack whose registry receives the images (default: dev)")
+    add_outputs_source(build)
+    build.add_argument("--tag", help="image tag (default: git-<commit>; tags are immutable)")
+    build.add_argument("--serving", choices=("gpu", "cpu"), default="gpu",
+                       help="build the serving image for GPU (CUDA base) or CPU instances")
+    build.add_argument("--platform", default="linux/amd64", help="target platform (default: linux/amd64)")
+    build.add_argument("--dry-run", action="store_true", help="print the buildx commands; build nothing")
+    build.add_argument("--write-config", action="store_true",
+                       help="also write the digests into the stack's hoist:images")
+    build.set_defaults(run=_build)
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from infra.build import BuildError
+
     try:
         code: int = args.run(args)
     except ConfigError as exc:
         print(f"hoist: error: {exc}", file=sys.stderr)
         return 2
+    except BuildError as exc:
+        print(f"hoist: error: {exc}", file=sys.stderr)
+        return 1
     return code
 
 

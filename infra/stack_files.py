@@ -1,0 +1,43 @@
+"""Edits to stack files that keep their comments and order: the change a promotion pull request carries.
+
+An edit is validated with the same ``StackConfig`` that ``pulumi up`` uses before it is kept; an
+edit that would make the stack invalid leaves the file exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from infra import config
+from infra.config import NAMESPACE, ConfigError
+
+
+def _yaml() -> YAML:
+    yaml = YAML()  # round-trip mode: comments, key order and flow style survive
+    yaml.preserve_quotes = True
+    yaml.width = 120
+    return yaml
+
+
+def set_values(stack: str, section: str, values: Mapping[str, Any] | Mapping[Any, Any]) -> None:
+    """Set ``hoist:<section>.<key>`` for each of ``values`` in the stack's file, then validate it."""
+    path = config.stack_file(stack)
+    if not path.exists():
+        raise ConfigError(f"unknown stack {stack!r}; available: {', '.join(config.available_stacks())}")
+    original = path.read_text()
+    yaml = _yaml()
+    document = yaml.load(original)
+    settings = document.setdefault("config", {})
+    block = settings.setdefault(f"{NAMESPACE}:{section}", {})
+    for key, value in values.items():
+        block[key] = value
+    with path.open("w") as stream:
+        yaml.dump(document, stream)
+    try:
+        config.load_stack(stack)
+    except ConfigError:
+        path.write_text(original)
+        raise
