@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/hoist plan --stack dev
+	$(BIN)/hoist local
 
 test: lint typecheck unit
 

@@ -96,6 +96,68 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _workdir(args: argparse.Namespace, kind: str) -> Path:
+    import datetime as dt
+
+    if args.workdir:
+        return Path(args.workdir).resolve()
+    return PROJECT_ROOT / "runs" / kind / dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+
+
+def _local(args: argparse.Namespace) -> int:
+    from infra import local
+    from training.config import TrainConfigError
+    from training.config import build as training_config
+
+    for name in ("nproc", "problems", "clients", "steps"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name} {value}: must be at least 1")
+    try:
+        training_config("cpu_debug", [*args.set, *([f"steps={args.steps}"] if args.steps else [])])
+    except TrainConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    console = Console(stderr=True)
+    settings = local.LocalSettings(workdir=_workdir(args, "local"), steps=args.steps, nproc=args.nproc,
+                                   seed=args.seed, problems=args.problems, clients=args.clients,
+                                   overrides=tuple(args.set))
+    try:
+        summary = local.run(settings, console)
+    except local.LocalRunError as exc:
+        print(f"hoist: error: {exc}", file=sys.stderr)
+        return 1
+    local.print_summary(summary, Console())
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from infra import local
+    from training.config import TrainConfigError
+    from training.config import build as training_config
+
+    try:
+        steps = training_config(args.recipe, args.set).steps
+    except TrainConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    settings = local.LocalSettings(workdir=_workdir(args, "train"), recipe=args.recipe, nproc=args.nproc,
+                                   overrides=tuple(args.set))
+    layout = local.Layout(settings.workdir)
+    for directory in (layout.checkpoints, layout.models, layout.training_output, layout.logs):
+        directory.mkdir(parents=True, exist_ok=True)
+    with Progress(console=Console(stderr=True)) as progress:
+        task = progress.add_task("train", total=steps)
+        try:
+            result = local.train_stage(settings, layout, lambda step: progress.update(task, completed=step))
+        except local.LocalRunError as exc:
+            print(f"hoist: error: {exc}", file=sys.stderr)
+            return 1
+    sys.stdout.write(json.dumps({**result, "checkpoints": str(layout.checkpoints),
+                                 "metrics": str(layout.training_output / "metrics.jsonl")}, indent=2) + "\n")
+    return 0
+
+
 def add_outputs_source(command: argparse.ArgumentParser) -> None:
     source = command.add_mutually_exclusive_group()
     source.add_argument("--outputs", metavar="FILE", help="read stack outputs from a JSON file")
@@ -132,6 +194,25 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--write-config", action="store_true",
                        help="also write the digests into the stack's hoist:images")
     build.set_defaults(run=_build)
+
+    local = commands.add_parser("local", help="the whole lifecycle on this machine: plan, train, serve, invoke")
+    local.add_argument("--workdir", help="where the run writes everything (default: runs/local/<time>)")
+    local.add_argument("--steps", type=int, help="training steps (default: the cpu_debug recipe's)")
+    local.add_argument("--nproc", type=int, default=2, help="training worker processes (default: 2)")
+    local.add_argument("--seed", type=int, default=0, help="seed of the weights, data and held-out problems")
+    local.add_argument("--problems", type=int, default=200, help="held-out problems sent to the server")
+    local.add_argument("--clients", type=int, default=8, help="concurrent clients sending them")
+    local.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a training setting")
+    local.set_defaults(run=_local)
+
+    train = commands.add_parser("train", help="run a training job")
+    train.add_argument("--backend", choices=("local",), required=True,
+                       help="local: torchrun workers on this machine through the training image's entrypoint")
+    train.add_argument("--recipe", default="cpu_debug", help="training recipe (default: cpu_debug)")
+    train.add_argument("--nproc", type=int, default=2, help="worker processes (default: 2)")
+    train.add_argument("--workdir", help="where the run writes everything (default: runs/train/<time>)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a training setting")
+    train.set_defaults(run=_train)
     return root
 
 
@@ -147,6 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BuildError as exc:
         print(f"hoist: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # The `running` blocks have already stopped every child process on the way out.
+        print("hoist: interrupted; every child process was stopped", file=sys.stderr)
+        return 130
     return code
 
 

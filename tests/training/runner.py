@@ -26,23 +26,6 @@ def launch(*args: str, env: dict[str, str] | None = None, timeout: float = 300) 
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def process_tree(root: int) -> list[int]:
-    """``root`` and all its descendants, from /proc (torchrun starts workers in sessions of their own)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    tree, queue = [], [root]
-    while queue:
-        pid = queue.pop()
-        tree.append(pid)
-        queue += children.get(pid, [])
-    return tree
-
-
 def result_of(run: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     lines = [line for line in run.stdout.splitlines() if line.startswith('{"start_step"')]

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.training.runner import ROOT, TINY, events, flatten, launch, load_checkpoint, process_tree, result_of
+from infra.processes import process_tree
+from tests.training.runner import ROOT, TINY, events, flatten, launch, load_checkpoint, result_of
 from training.checkpoint import LATEST, Checkpointer, complete_checkpoints
 from training.model import GPT, GPTConfig
 from training.storage import LocalStore

@@ -1,0 +1,306 @@
+"""`hoist local`: the whole lifecycle on one machine with no cloud, through the same entrypoints the
+images run.
+
+1. plan the dev stack offline (resources, policy pack, monthly cost);
+2. train the reference model with torchrun workers through ``python -m training.launch``, with
+   checkpoints and the exported ``model.tar.gz`` in a local "bucket" directory;
+3. extract the artifact into a temporary ``/opt/ml/model`` and start ``python -m serving serve`` as
+   SageMaker starts the serving image;
+4. wait for ``/ping``, send held-out problems through ``/invocations`` from concurrent clients, and
+   report exact-match accuracy, latency and where every artifact is.
+
+Every child runs in a session of its own and is stopped however the run ends (Ctrl-C included).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import sys
+import tarfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from infra.config import PROJECT_ROOT
+from infra.processes import running
+
+
+class LocalRunError(RuntimeError):
+    """A stage that failed; one line, naming the stage and where its log is."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalSettings:
+    workdir: Path
+    """Everything the run writes: the local bucket, the /opt/ml layout, logs and the summary."""
+    stack: str = "dev"
+    recipe: str = "cpu_debug"
+    steps: int | None = None
+    """Optimizer steps (default: the recipe's)."""
+    nproc: int = 2
+    seed: int = 0
+    problems: int = 200
+    """Held-out problems sent through /invocations."""
+    clients: int = 8
+    """Concurrent clients, so the server's dynamic batching is exercised as in production."""
+    overrides: tuple[str, ...] = ()
+    """Extra ``key=value`` training settings."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each artifact lives, mirroring the stack's buckets and SageMaker's /opt/ml."""
+
+    workdir: Path
+
+    @property
+    def bucket(self) -> Path:
+        return self.workdir / "bucket"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.bucket / "checkpoints"
+
+    @property
+    def models(self) -> Path:
+        return self.bucket / "models"
+
+    @property
+    def training_output(self) -> Path:
+        return self.workdir / "training"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.workdir / "opt" / "ml" / "model"
+
+    @property
+    def logs(self) -> Path:
+        return self.workdir / "logs"
+
+
+@dataclass
+class StageResult:
+    name: str
+    seconds: float
+    result: str
+
+
+@dataclass
+class Summary:
+    workdir: str
+    stages: list[StageResult] = field(default_factory=list)
+    plan: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    serving: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+
+def _child_env(**extra: str) -> dict[str, str]:
+    # The children import the project from this checkout, as the images import it from /opt/hoist.
+    path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", **extra}
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text[-lines:])
+
+
+def plan_stage(stack: str) -> dict[str, Any]:
+    from infra import cost, plan, policy_report
+
+    planned = plan.run(stack)
+    policy = policy_report.evaluate(planned)
+    estimate = cost.estimate(planned)
+    return {"stack": stack, "resources": len([r for r in planned.resources if r.custom]),
+            "policies": len(policy.policies), "violations": len(policy.violations),
+            "monthly_usd": round(estimate.monthly_max_usd, 2)}
+
+
+def _last_step(metrics: Path) -> int:
+    try:
+        lines = metrics.read_text().splitlines()
+    except OSError:
+        return 0
+    for line in reversed(lines):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a line still being written
+        if event.get("event") == "step":
+            return int(event["step"])
+    return 0
+
+
+def train_stage(settings: LocalSettings, layout: Layout, on_step: Callable[[int], None]) -> dict[str, Any]:
+    """Train through the training image's entrypoint; returns rank 0's result line."""
+    sets = [f"seed={settings.seed}", f"output_dir={layout.training_output}",
+            f"checkpoint_uri={layout.checkpoints}", f"export_uri={layout.models}", "progress=false",
+            *([f"steps={settings.steps}"] if settings.steps else []), *settings.overrides]
+    argv = [sys.executable, "-m", "training.launch", "--nproc", str(settings.nproc), "--recipe", settings.recipe,
+            *[arg for s in sets for arg in ("--set", s)]]
+    stdout, stderr = layout.logs / "training.stdout", layout.logs / "training.log"
+    metrics = layout.training_output / "metrics.jsonl"
+    with running(argv, env=_child_env(OMP_NUM_THREADS="1"), stdout=stdout, stderr=stderr) as process:
+        while process.poll() is None:
+            on_step(_last_step(metrics))
+            time.sleep(0.25)
+    if process.returncode != 0:
+        raise LocalRunError(f"training failed (exit {process.returncode}): {_tail(stderr)} — full log: {stderr}")
+    on_step(_last_step(metrics))
+    result: dict[str, Any] = json.loads(stdout.read_text().strip().splitlines()[-1])
+    return result
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serving(layout: Layout, artifact: Path, timeout_s: float = 120.0) -> Iterator[str]:
+    """The serving entrypoint on 127.0.0.1, serving ``artifact`` from an /opt/ml layout, until the block ends."""
+    layout.model_dir.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(artifact) as archive:
+        archive.extractall(layout.model_dir, filter="data")
+    port = _free_port()
+    env = _child_env(SM_MODEL_DIR=str(layout.model_dir), SAGEMAKER_BIND_TO_PORT=str(port), HOIST_HOST="127.0.0.1")
+    stderr = layout.logs / "serving.log"
+    url = f"http://127.0.0.1:{port}"
+    with running([sys.executable, "-m", "serving", "serve"], env=env, stdout=layout.logs / "serving.stdout",
+                 stderr=stderr) as process:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if process.poll() is not None:
+                raise LocalRunError(f"the server exited (code {process.returncode}): {_tail(stderr)} — log: {stderr}")
+            try:
+                if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise LocalRunError(f"the server was not ready within {timeout_s:.0f} s — log: {stderr}")
+            time.sleep(0.1)
+        yield url
+
+
+def heldout_problems(count: int, digits: int, seed: int) -> list[tuple[int, int]]:
+    """The held-out split of the reference task: never drawn for training."""
+    from training.addition import AdditionTask
+
+    pairs: list[tuple[int, int]] = AdditionTask(digits=digits, seed=seed).problems(count, "heldout").tolist()
+    return pairs
+
+
+def invoke_stage(url: str, problems: list[tuple[int, int]], clients: int,
+                 on_answer: Callable[[], None]) -> dict[str, Any]:
+    """One request per problem from ``clients`` concurrent clients; exact match and latency."""
+    def ask(client: httpx.Client, a: int, b: int) -> tuple[bool, float]:
+        started = time.perf_counter()
+        response = client.post(f"{url}/invocations", json={"inputs": [f"{a}+{b}"]}, timeout=60)
+        latency = time.perf_counter() - started
+        if response.status_code != 200:
+            raise LocalRunError(f"/invocations answered {response.status_code}: {response.text[:200]}")
+        on_answer()
+        return response.json()["outputs"][0] == str(a + b), latency
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    with httpx.Client(limits=limits) as client, ThreadPoolExecutor(max_workers=clients) as pool:
+        answers = list(pool.map(lambda pair: ask(client, *pair), problems))
+    latencies_ms = sorted(latency * 1000 for _, latency in answers)
+    percentiles = statistics.quantiles(latencies_ms, n=100, method="inclusive")
+    return {"problems": len(problems), "exact_match": sum(ok for ok, _ in answers) / len(problems),
+            "p50_ms": round(percentiles[49], 2), "p99_ms": round(percentiles[98], 2), "clients": clients}
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(TextColumn("[bold]{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[note]}"), TimeElapsedColumn(), console=console, transient=False)
+
+
+def run(settings: LocalSettings, console: Console) -> Summary:
+    """Every stage in order; each stage's time and result are recorded in ``summary.json``."""
+    layout = Layout(settings.workdir)
+    for directory in (layout.checkpoints, layout.models, layout.training_output, layout.logs):
+        directory.mkdir(parents=True, exist_ok=True)
+    summary = Summary(workdir=str(settings.workdir))
+
+    def stage(name: str, started: float, result: str) -> None:
+        summary.stages.append(StageResult(name, round(time.monotonic() - started, 2), result))
+
+    with _progress(console) as progress:
+        started = time.monotonic()
+        task = progress.add_task("plan", total=1, note=f"stack {settings.stack}")
+        summary.plan = plan_stage(settings.stack)
+        progress.update(task, completed=1, note=f"{summary.plan['resources']} resources, "
+                        f"{summary.plan['violations']} violations, ${summary.plan['monthly_usd']:,.2f}/month")
+        stage("plan", started, progress.tasks[task].fields["note"])
+
+        started = time.monotonic()
+        from training.config import build as training_config
+
+        steps = training_config(settings.recipe, [*settings.overrides, *(
+            [f"steps={settings.steps}"] if settings.steps else [])]).steps
+        task = progress.add_task("train", total=steps, note=f"{settings.nproc} workers")
+        summary.training = train_stage(settings, layout, lambda step: progress.update(task, completed=step))
+        stage("train", started, f"loss {summary.training['final_loss']:.4f}, "
+              f"exact match {summary.training['exact_match']:.1%} in training's own eval")
+
+        started = time.monotonic()
+        artifact = Path(summary.training["artifact"])
+        config = json.loads(_extract_config(artifact))
+        problems = heldout_problems(settings.problems, config["task"]["digits"], settings.seed)
+        task = progress.add_task("serve", total=len(problems), note="starting")
+        with serving(layout, artifact) as url:
+            progress.update(task, note=f"{url} ready")
+            stage("serve", started, f"ready at {url}")
+            started = time.monotonic()
+            summary.serving = invoke_stage(url, problems, settings.clients, lambda: progress.advance(task))
+        stage("invoke", started, f"exact match {summary.serving['exact_match']:.1%} on {len(problems)} held-out, "
+              f"p50 {summary.serving['p50_ms']} ms, p99 {summary.serving['p99_ms']} ms")
+
+    summary.artifacts = {
+        "checkpoints": str(layout.checkpoints), "metrics": str(layout.training_output / "metrics.jsonl"),
+        "loss curve": str(layout.training_output / "loss_curve.png"), "model": str(artifact),
+        "serving layout": str(layout.model_dir), "logs": str(layout.logs),
+    }
+    (settings.workdir / "summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n")
+    return summary
+
+
+def _extract_config(artifact: Path) -> str:
+    with tarfile.open(artifact) as archive:
+        member = archive.extractfile("config.json")
+        if member is None:
+            raise LocalRunError(f"{artifact} has no config.json")
+        return member.read().decode()
+
+
+def print_summary(summary: Summary, console: Console) -> None:
+    stages = Table(title="hoist local", title_justify="left")
+    for column in ("stage", "seconds", "result"):
+        stages.add_column(column)
+    for s in summary.stages:
+        stages.add_row(s.name, f"{s.seconds:.1f}", s.result)
+    console.print(stages)
+    artifacts = Table(show_header=False, box=None)
+    for name, path in summary.artifacts.items():
+        artifacts.add_row(name, path)
+    console.print(artifacts)
