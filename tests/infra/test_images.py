@@ -179,3 +179,16 @@ def test_each_context_alone_trains_and_serves(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.parametrize(("reference", "registry", "repository", "tag"), [
+    (catalog.PINS["base-image/gpu"].value, "registry-1.docker.io", "nvidia/cuda", "12.8.1-cudnn-runtime-ubuntu24.04"),
+    (catalog.PINS["base-image/cpu"].value, "registry-1.docker.io", "library/ubuntu", "24.04"),
+    (catalog.PINS["uv-image"].value, "ghcr.io", "astral-sh/uv", "0.11.13"),
+])
+def test_verify_pins_resolves_each_pinned_image(reference: str, registry: str, repository: str, tag: str) -> None:
+    from infra.verify_pins import parse_image
+
+    image = parse_image(reference)
+    assert (image.registry, image.repository, image.tag) == (registry, repository, tag)
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", image.digest)

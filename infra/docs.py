@@ -1,0 +1,120 @@
+"""The README's generated sections: the stack config reference (from ``StackConfig``'s field
+descriptions) and each stack's monthly cost (from the offline plan).
+
+``python -m infra.docs`` rewrites them between their markers; a test fails when they are stale.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import sys
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from infra.config import NAMESPACE, PROJECT_ROOT, StackConfig, available_stacks
+
+README = PROJECT_ROOT / "README.md"
+
+
+def _type_name(annotation: Any) -> str:
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return " \\| ".join(f"`{a}`" for a in get_args(annotation))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(annotation) if a is not type(None)) + " (optional)"
+    if origin is tuple:
+        return f"list of {_type_name(get_args(annotation)[0])}"
+    if origin is dict:
+        key, value = get_args(annotation)
+        return f"map of {_type_name(key)} to {_type_name(value)}"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "section"
+    return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(annotation, str(annotation))
+
+
+def _default(field: FieldInfo) -> str:
+    if field.is_required():
+        return "required"
+    if field.default_factory is not None:
+        value: Any = field.default_factory()  # type: ignore[call-arg]
+        if isinstance(value, BaseModel):
+            return "see below"
+    else:
+        value = field.default
+    if value is PydanticUndefined:
+        return "required"
+    return f"`{json.dumps(value)}`"
+
+
+def _rows(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, type[BaseModel] | None, str]]:
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        nested = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        if get_origin(annotation) is dict and issubclass(get_args(annotation)[1], BaseModel):
+            nested = get_args(annotation)[1]
+            yield (f"| `{prefix}{name}` | {_type_name(annotation)} | {_default(field)} | {field.description} |",
+                   nested, f"{prefix}{name}.<name>.")
+            continue
+        yield (f"| `{prefix}{name}` | {_type_name(annotation)} | {_default(field)} | {field.description} |",
+               nested, f"{prefix}{name}.")
+
+
+def config_reference() -> str:
+    lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    sections: list[tuple[str, type[BaseModel]]] = []
+    for row, nested, prefix in _rows(StackConfig, f"{NAMESPACE}:"):
+        lines.append(row)
+        if nested is not None:
+            sections.append((prefix, nested))
+    for prefix, model in sections:
+        lines += ["", f"**`{prefix.rstrip('.')}`** — {(model.__doc__ or '').strip()}", "",
+                  "| key | type | default | meaning |", "|---|---|---|---|"]
+        lines += [row for row, _, _ in _rows(model, prefix)]
+    return "\n".join(lines)
+
+
+def cost_table() -> str:
+    from infra import cost, plan
+
+    lines = ["| stack | monthly at most | monthly idle | biggest line |", "|---|---:|---:|---|"]
+    for stack in available_stacks():
+        estimate = cost.estimate(plan.run(stack))
+        top = max(estimate.lines, key=lambda line: line.monthly_max_usd)
+        lines.append(f"| {stack} | ${estimate.monthly_max_usd:,.2f} | ${estimate.monthly_idle_usd:,.2f} | "
+                     f"{top.item} × {top.quantity:g} (${top.monthly_max_usd:,.2f}) |")
+    return "\n".join(lines)
+
+
+SECTIONS: dict[str, Callable[[], str]] = {"config-reference": config_reference, "cost-table": cost_table}
+
+
+def _between(match: re.Match[str], body: str) -> str:
+    return match.group(1) + body + "\n" + match.group(2)
+
+
+def render(text: str, sections: dict[str, str]) -> str:
+    for name, body in sections.items():
+        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.DOTALL)
+        if not pattern.search(text):
+            raise ValueError(f"README.md has no <!-- {name}:start --> ... <!-- {name}:end --> markers")
+        text = pattern.sub(functools.partial(_between, body=body), text)
+    return text
+
+
+def main(readme: Path = README) -> int:
+    text = readme.read_text()
+    readme.write_text(render(text, {name: make() for name, make in SECTIONS.items()}))
+    print(f"rewrote {', '.join(SECTIONS)} in {readme.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
