@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from infra import aws_shapes
+from infra import aws_shapes, catalog
 
 NAMESPACE = "hoist"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -242,6 +242,73 @@ class GpuPoolConfig(_Frozen):
         return self
 
 
+class EndpointConfig(_Frozen):
+    """The SageMaker real-time endpoint serving the model with the stack's serving image."""
+
+    model_key: str = Field(
+        description="Key of the model.tar.gz to serve in this stack's models bucket; `hoist deploy` changes it "
+                    "in a promotion pull request.",
+    )
+    instance_type: str = Field("ml.c5.xlarge", description="SageMaker hosting instance type of the variant.")
+    min_instances: int = Field(1, ge=1, le=100, description="Fewest instances autoscaling keeps (prod: 2 or more).")
+    max_instances: int = Field(2, ge=1, le=100, description="Most instances autoscaling may run.")
+    target_invocations_per_instance: int = Field(
+        100, ge=1, le=100_000, description="Autoscaling target: invocations per instance per minute."
+    )
+    traffic_shifting: Literal["canary", "linear", "all_at_once"] = Field(
+        "canary", description="How a blue/green rollout moves traffic to the new fleet."
+    )
+    step_percent: int = Field(
+        10, ge=1, le=50, description="Traffic moved per step: the canary's share, or each linear step."
+    )
+    step_wait_s: int = Field(300, ge=0, le=3600, description="Bake time between traffic steps, in seconds.")
+    final_bake_s: int = Field(
+        600, ge=0, le=3600, description="Bake time on the new fleet before the old one is terminated, in seconds."
+    )
+    rollout_timeout_s: int = Field(
+        3600, ge=600, le=14400, description="Longest a rollout may take before SageMaker rolls it back, in seconds."
+    )
+    data_capture_percent: int = Field(
+        0, ge=0, le=100, description="Share of requests and responses captured to the models bucket (prod: > 0)."
+    )
+    startup_health_check_timeout_s: int = Field(
+        600, ge=60, le=3600, description="Seconds a new container has to answer /ping before it is replaced."
+    )
+    latency_p99_alarm_ms: int = Field(
+        1000, ge=1, le=600_000, description="Roll back when the variant's p99 model latency exceeds this."
+    )
+    errors_5xx_alarm: int = Field(
+        5, ge=1, le=100_000, description="Roll back when the variant answers more 5XX errors than this in a minute."
+    )
+    allow_apply: bool = Field(
+        False, description="Let `hoist deploy --apply` update the endpoint directly (dev only); elsewhere a "
+                           "promotion is a pull request.",
+    )
+
+    @field_validator("model_key")
+    @classmethod
+    def _model_key(cls, value: str) -> str:
+        if not re.fullmatch(r"[\w!\-.*'()]+(/[\w!\-.*'()]+)*/[\w!\-.*'()]+\.tar\.gz", value):
+            raise ValueError("expected a key such as runs/2026-11-28/model.tar.gz (no leading '/', no s3://)")
+        return value
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, value: str) -> str:
+        if value not in aws_shapes.sagemaker_endpoint_instance_types():
+            raise ValueError("not a SageMaker hosting instance type known to botocore (e.g. ml.c5.xlarge)")
+        if value not in catalog.SAGEMAKER_HOSTING_USD_PER_HOUR:
+            priced = ", ".join(catalog.SAGEMAKER_HOSTING_USD_PER_HOUR)
+            raise ValueError(f"no price in the catalog; priced types: {priced}")
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> EndpointConfig:
+        if self.max_instances < self.min_instances:
+            raise ValueError("max_instances: must be at least min_instances")
+        return self
+
+
 class StackConfig(_Frozen):
     """Everything one stack (environment) may vary."""
 
@@ -263,6 +330,9 @@ class StackConfig(_Frozen):
     storage: StorageConfig = Field(default_factory=StorageConfig, description="Buckets and KMS key.")
     registry: RegistryConfig = Field(default_factory=RegistryConfig, description="ECR repositories.")
     images: ImagesConfig = Field(default_factory=ImagesConfig, description="Images the stack runs, by digest.")
+    endpoint: EndpointConfig | None = Field(
+        None, description="The SageMaker endpoint; absent until the stack serves a model."
+    )
     gpu_pools: dict[str, GpuPoolConfig] = Field(
         default_factory=dict, description="GPU pools by name (lower-case letters, digits and dashes)."
     )
@@ -314,6 +384,15 @@ class StackConfig(_Frozen):
                 raise ValueError("network.nat_gateways: prod needs 'per_az' so one AZ outage cannot cut egress")
             if not self.protect_stateful:
                 raise ValueError("protect_stateful: prod must protect its buckets and keys (set true)")
+        if self.endpoint is not None:
+            if self.images.serving is None:
+                raise ValueError("images.serving: an endpoint needs the serving image's digest")
+            if self.endpoint.allow_apply and self.environment != "dev":
+                raise ValueError("endpoint.allow_apply: only dev may be updated directly; promote by pull request")
+            if self.environment == "prod" and self.endpoint.min_instances < 2:
+                raise ValueError("endpoint.min_instances: prod needs at least 2 instances (one per AZ)")
+            if self.environment == "prod" and self.endpoint.data_capture_percent == 0:
+                raise ValueError("endpoint.data_capture_percent: prod must capture traffic for monitoring")
         if self.storage.force_destroy and self.environment != "dev":
             raise ValueError("storage.force_destroy: allowed only in dev, where data is disposable")
         if self.storage.force_destroy and self.protect_stateful:

@@ -45,27 +45,40 @@ class CostEstimate:
         return round(sum(line.monthly_idle_usd for line in self.lines), 2)
 
 
-Pricer = Callable[[PlannedResource], Iterable[tuple[str, float, catalog.Price, float]]]
-"""Yields (item, quantity at maximum, unit price, quantity when idle) for one resource."""
+Pricer = Callable[[PlannedResource, Plan], Iterable[tuple[str, float, catalog.Price, float]]]
+"""Yields (item, quantity at maximum, unit price, quantity when idle) for one resource of a plan."""
 
 
-def _nat(r: PlannedResource) -> Iterable[tuple[str, float, catalog.Price, float]]:
+def _nat(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
     yield "NAT gateway", 1, catalog.NAT_GATEWAY_HOUR, 1
 
 
-def _eip(r: PlannedResource) -> Iterable[tuple[str, float, catalog.Price, float]]:
+def _eip(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
     yield "public IPv4 address", 1, catalog.PUBLIC_IPV4_HOUR, 1
 
 
-def _endpoint(r: PlannedResource) -> Iterable[tuple[str, float, catalog.Price, float]]:
+def _endpoint(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
     if r.inputs.get("vpcEndpointType") == "Interface":
         # Interface endpoints are billed per AZ they have a network interface in.
         azs = len(r.inputs.get("subnetIds") or [])
         yield "interface endpoint (per AZ)", azs, catalog.INTERFACE_ENDPOINT_AZ_HOUR, azs
 
 
-def _kms(r: PlannedResource) -> Iterable[tuple[str, float, catalog.Price, float]]:
+def _kms(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
     yield "KMS key", 1, catalog.KMS_KEY_MONTH, 1
+
+
+def _sagemaker_variants(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
+    """Endpoint instances: at the autoscaling maximum and at its minimum (an endpoint never scales to zero).
+    A blue/green rollout runs both fleets for its duration; that transient cost is not included."""
+    scaling = {t.inputs.get("resourceId", ""): t for t in plan.of_type("aws:appautoscaling/target:Target")
+               if t.inputs.get("serviceNamespace") == "sagemaker"}
+    for variant in r.inputs.get("productionVariants") or []:
+        instance_type, count = variant["instanceType"], float(variant.get("initialInstanceCount", 1))
+        target = next((t for rid, t in scaling.items() if rid.endswith(f"/variant/{variant['variantName']}")), None)
+        most = float(target.inputs["maxCapacity"]) if target else count
+        least = float(target.inputs["minCapacity"]) if target else count
+        yield f"SageMaker endpoint {instance_type}", most, catalog.sagemaker_hour(instance_type), least
 
 
 PRICERS: dict[str, Pricer] = {
@@ -73,6 +86,7 @@ PRICERS: dict[str, Pricer] = {
     "aws:ec2/eip:Eip": _eip,
     "aws:ec2/vpcEndpoint:VpcEndpoint": _endpoint,
     "aws:kms/key:Key": _kms,
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": _sagemaker_variants,
 }
 """Resource type -> how to price it. Components that add paid resources add their pricer here."""
 
@@ -84,7 +98,7 @@ def estimate(plan: Plan) -> CostEstimate:
         pricer = PRICERS.get(resource.type)
         if pricer is None:
             continue
-        for item, quantity, price, idle in pricer(resource):
+        for item, quantity, price, idle in pricer(resource, plan):
             total = totals.setdefault((resource.component, item, price), [0.0, 0.0])
             total[0] += quantity
             total[1] += idle

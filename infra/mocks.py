@@ -38,6 +38,10 @@ _EC2_IDS = {
 }
 
 
+_SAGEMAKER_ARN_KINDS = {"aws:sagemaker/model:Model": "model",
+                        "aws:sagemaker/endpointConfiguration:EndpointConfiguration": "endpoint-config"}
+
+
 class StackMocks(pulumi.runtime.Mocks):
     """Computes the outputs AWS would return, deterministically from each resource's name."""
 
@@ -99,7 +103,13 @@ class StackMocks(pulumi.runtime.Mocks):
                               "uniqueId": f"AROA{_hex(name, 17).upper()}"}
         if typ == "aws:budgets/budget:Budget":
             return f"{acct}:{physical}", {"arn": f"arn:aws:budgets::{acct}:budget/{physical}"}
-        if typ == "pulumi:providers:aws":
+        if typ in _SAGEMAKER_ARN_KINDS:
+            return physical, {"name": physical,
+                              "arn": f"arn:aws:sagemaker:{region}:{acct}:{_SAGEMAKER_ARN_KINDS[typ]}/{physical}"}
+        if typ == "aws-native:sagemaker:Endpoint":
+            endpoint = str(inputs["endpointName"])
+            return endpoint, {"endpointArn": f"arn:aws:sagemaker:{region}:{acct}:endpoint/{endpoint}"}
+        if typ.startswith("pulumi:providers:"):
             return _uuid(name), {}
         return f"{physical}", {"arn": f"arn:aws:{typ.split(':')[1].split('/')[0]}:{region}:{acct}:{physical}"}
 

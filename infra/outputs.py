@@ -24,6 +24,12 @@ class BucketOutput(BaseModel):
     arn: str
 
 
+class EndpointOutput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+    variant: str
+
+
 class StackOutputs(BaseModel):
     """The contract between `infra/__main__.py` (pulumi.export) and the `hoist` CLI."""
 
@@ -39,6 +45,7 @@ class StackOutputs(BaseModel):
     public_subnet_ids: list[str]
     buckets: dict[str, BucketOutput] = Field(description="datasets, checkpoints, models, access-logs.")
     repositories: dict[str, str] = Field(description="ECR repository URLs by part (training, serving).")
+    endpoint: EndpointOutput | None = Field(None, description="The SageMaker endpoint, when the stack serves one.")
     images: dict[str, str] = Field(default_factory=dict,
                                    description="Images the stack runs by part, as repository@sha256:digest.")
 

@@ -11,9 +11,11 @@ import sys
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_aws_native as aws_native
 from pulumi.runtime import config as runtime_config
 
 from infra.components.budget import Budget, BudgetArgs
+from infra.components.endpoint import VARIANT, Endpoint, EndpointArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs, ReplicationDestination
 from infra.components.storage import Storage, StorageArgs
@@ -108,6 +110,20 @@ def build(cfg: StackConfig) -> None:
                                            region=cfg.region, partition=partition, replicate_to=replicate_to,
                                            receive_from=receive_from), opts=with_provider)
     Budget(name, BudgetArgs(config=cfg.budget, stack_tag=(tag_key, tag_value)), opts=with_provider)
+    endpoint = None
+    if cfg.endpoint is not None and cfg.images.serving is not None:
+        # CloudFormation's endpoint resource can retain variant properties on update; pulumi-aws's cannot.
+        native = aws_native.Provider("aws-native", region=cfg.region, allowed_account_ids=list(cfg.allowed_account_ids),
+                                     default_tags={"tags": {**cfg.default_tags, tag_key: tag_value}})
+        serving = registry.repositories["serving"]
+        models = storage.buckets["models"]
+        endpoint = Endpoint(name, EndpointArgs(
+            config=cfg.endpoint, endpoint_name=name,
+            image_uri=serving.repository_url.apply(functools.partial(_by_digest, digest=cfg.images.serving)),
+            repository_arn=serving.arn, models_bucket=models.bucket, models_bucket_arn=models.arn,
+            kms_key_arn=storage.key.arn, vpc_id=network.vpc.id, vpc_cidr=cfg.network.cidr,
+            private_subnet_ids=[s.id for s in network.private_subnets], account_id=account_id, region=cfg.region,
+            partition=partition, native_provider=native), opts=with_provider)
 
     pulumi.export("stack", stack)
     pulumi.export("region", cfg.region)
@@ -118,6 +134,8 @@ def build(cfg: StackConfig) -> None:
     pulumi.export("public_subnet_ids", [s.id for s in network.public_subnets])
     pulumi.export("buckets", {role: {"name": b.bucket, "arn": b.arn} for role, b in storage.buckets.items()})
     pulumi.export("repositories", {part: r.repository_url for part, r in registry.repositories.items()})
+    if endpoint is not None:
+        pulumi.export("endpoint", {"name": endpoint.endpoint.endpoint_name, "variant": VARIANT})
     # The images the stack runs, by digest from its config; jobs and endpoints take them from here.
     pulumi.export("images", {part: pulumi.Output.from_input(registry.repositories[part].repository_url).apply(
         functools.partial(_by_digest, digest=digest)) for part, digest in cfg.images.digests().items()})

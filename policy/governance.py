@@ -18,7 +18,7 @@ from policy.common import (
     stack_policy,
 )
 
-AWS_PROVIDER = "pulumi:providers:aws"
+AWS_PROVIDERS = ("pulumi:providers:aws", "pulumi:providers:aws-native")
 STATEFUL = ("aws:s3/bucket:Bucket", "aws:kms/key:Key", "aws:ecr/repository:Repository")
 
 
@@ -29,12 +29,12 @@ def _pinned(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[
 
 def _tagged(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyResource]]:
     for resource in resources:
-        if resource.resource_type == AWS_PROVIDER:
+        if resource.resource_type in AWS_PROVIDERS:
             as_provider = PolicyProviderResource(resource.resource_type, resource.props, resource.urn, resource.name)
             missing = [t for t in REQUIRED_TAGS if t not in provider_tags(as_provider)]
             if missing:
                 yield f"provider {resource.name} default tags lack {', '.join(missing)}", resource
-        elif resource.resource_type.startswith("aws:") and resource.provider is None:
+        elif resource.resource_type.startswith(("aws:", "aws-native:")) and resource.provider is None:
             yield f"{resource.name} uses the default AWS provider, which is neither pinned nor tagged", resource
 
 
@@ -45,7 +45,7 @@ def _protected(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterab
 
 POLICIES = (
     resource_policy("aws-account-pinned", "The AWS provider is pinned to the stack's account ids", (),
-                    (AWS_PROVIDER,), _pinned),
+                    AWS_PROVIDERS, _pinned),
     stack_policy("required-tags", "Every AWS resource carries the project, stack, environment and cost-center tags",
                  (), _tagged),
     resource_policy("prod-state-protected", "Buckets, keys and repositories are protected in prod", (), STATEFUL,

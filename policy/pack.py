@@ -2,12 +2,13 @@
 
 from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
-from policy import governance, iam, network, registry, storage
+from policy import governance, iam, network, registry, sagemaker, storage
 
 POLICIES: tuple[ResourceValidationPolicy | StackValidationPolicy, ...] = (
     *storage.POLICIES,
     *iam.POLICIES,
     *registry.POLICIES,
     *network.POLICIES,
+    *sagemaker.POLICIES,
     *governance.POLICIES,
 )

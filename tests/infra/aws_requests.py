@@ -156,6 +156,110 @@ def _registry_policy(r: PlannedResource) -> list[Request]:
     return [("ecr", "PutRegistryPolicy", {"policyText": r.inputs["policy"]})]
 
 
+def _model(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    container = i["primaryContainer"]
+    return [("sagemaker", "CreateModel", {
+        "ModelName": r.name, "ExecutionRoleArn": i["executionRoleArn"],
+        "PrimaryContainer": {"Image": container["image"], "ModelDataUrl": container["modelDataUrl"],
+                             "Mode": container["mode"]},
+        "VpcConfig": {"SecurityGroupIds": i["vpcConfig"]["securityGroupIds"], "Subnets": i["vpcConfig"]["subnets"]},
+        "EnableNetworkIsolation": i["enableNetworkIsolation"]})]
+
+
+_VARIANT_FIELDS = {"variantName": "VariantName", "modelName": "ModelName", "instanceType": "InstanceType",
+                   "initialInstanceCount": "InitialInstanceCount",
+                   "containerStartupHealthCheckTimeoutInSeconds": "ContainerStartupHealthCheckTimeoutInSeconds",
+                   "modelDataDownloadTimeoutInSeconds": "ModelDataDownloadTimeoutInSeconds"}
+
+
+def _endpoint_config(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    params: dict[str, Any] = {
+        "EndpointConfigName": r.name, "KmsKeyId": i["kmsKeyArn"],
+        "ProductionVariants": [{api: v[key] for key, api in _VARIANT_FIELDS.items() if key in v}
+                               for v in i["productionVariants"]]}
+    capture = i.get("dataCaptureConfig")
+    if capture:
+        params["DataCaptureConfig"] = {
+            "EnableCapture": capture["enableCapture"],
+            "InitialSamplingPercentage": capture["initialSamplingPercentage"],
+            "DestinationS3Uri": capture["destinationS3Uri"], "KmsKeyId": capture["kmsKeyId"],
+            "CaptureOptions": [{"CaptureMode": o["captureMode"]} for o in capture["captureOptions"]],
+            "CaptureContentTypeHeader": {"JsonContentTypes": capture["captureContentTypeHeader"]["jsonContentTypes"]}}
+    return [("sagemaker", "CreateEndpointConfig", params)]
+
+
+def _capacity(size: dict[str, Any]) -> dict[str, Any]:
+    return {"Type": size["type"], "Value": size["value"]}
+
+
+def _native_endpoint(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    blue_green = i["deploymentConfig"]["blueGreenUpdatePolicy"]
+    routing = blue_green["trafficRoutingConfiguration"]
+    traffic: dict[str, Any] = {"Type": routing["type"], "WaitIntervalInSeconds": routing["waitIntervalInSeconds"]}
+    if "canarySize" in routing:
+        traffic["CanarySize"] = _capacity(routing["canarySize"])
+    if "linearStepSize" in routing:
+        traffic["LinearStepSize"] = _capacity(routing["linearStepSize"])
+    deployment = {
+        "BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": traffic,
+                                  "TerminationWaitInSeconds": blue_green["terminationWaitInSeconds"],
+                                  "MaximumExecutionTimeoutInSeconds": blue_green["maximumExecutionTimeoutInSeconds"]},
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": a["alarmName"]} for a in
+                                                 i["deploymentConfig"]["autoRollbackConfiguration"]["alarms"]]}}
+    # CloudFormation creates the endpoint, then updates it on every later configuration change.
+    return [("sagemaker", "CreateEndpoint", {"EndpointName": i["endpointName"],
+                                             "EndpointConfigName": i["endpointConfigName"],
+                                             "DeploymentConfig": deployment}),
+            ("sagemaker", "UpdateEndpoint", {"EndpointName": i["endpointName"],
+                                             "EndpointConfigName": i["endpointConfigName"],
+                                             "DeploymentConfig": deployment,
+                                             "RetainAllVariantProperties": i["retainAllVariantProperties"]})]
+
+
+def _scalable_target(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    return [("application-autoscaling", "RegisterScalableTarget", {
+        "ServiceNamespace": i["serviceNamespace"], "ResourceId": i["resourceId"],
+        "ScalableDimension": i["scalableDimension"], "MinCapacity": i["minCapacity"],
+        "MaxCapacity": i["maxCapacity"]})]
+
+
+def _scaling_policy(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    tracking = i["targetTrackingScalingPolicyConfiguration"]
+    return [("application-autoscaling", "PutScalingPolicy", {
+        "PolicyName": r.name, "ServiceNamespace": i["serviceNamespace"], "ResourceId": i["resourceId"],
+        "ScalableDimension": i["scalableDimension"], "PolicyType": i["policyType"],
+        "TargetTrackingScalingPolicyConfiguration": {
+            "TargetValue": float(tracking["targetValue"]),
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": tracking["predefinedMetricSpecification"]["predefinedMetricType"]},
+            "ScaleInCooldown": tracking["scaleInCooldown"], "ScaleOutCooldown": tracking["scaleOutCooldown"]}})]
+
+
+def _metric_alarm(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    params: dict[str, Any] = {
+        "AlarmName": i["name"], "AlarmDescription": i["alarmDescription"], "Namespace": i["namespace"],
+        "MetricName": i["metricName"], "Dimensions": [{"Name": k, "Value": v} for k, v in i["dimensions"].items()],
+        "Period": i["period"], "EvaluationPeriods": i["evaluationPeriods"], "Threshold": float(i["threshold"]),
+        "ComparisonOperator": i["comparisonOperator"], "TreatMissingData": i["treatMissingData"]}
+    for key, api in (("statistic", "Statistic"), ("extendedStatistic", "ExtendedStatistic"),
+                     ("datapointsToAlarm", "DatapointsToAlarm")):
+        if key in i:
+            params[api] = i[key]
+    return [("cloudwatch", "PutMetricAlarm", params)]
+
+
+def _dashboard(r: PlannedResource) -> list[Request]:
+    json.loads(r.inputs["dashboardBody"])
+    return [("cloudwatch", "PutDashboard", {"DashboardName": r.inputs["dashboardName"],
+                                            "DashboardBody": r.inputs["dashboardBody"]})]
+
+
 def _budget(r: PlannedResource) -> list[Request]:
     i = r.inputs
     return [("budgets", "CreateBudget", {
@@ -200,6 +304,13 @@ TRANSLATORS: dict[str, Callable[[PlannedResource], list[Request]]] = {
     "aws:ecr/replicationConfiguration:ReplicationConfiguration": _replication,
     "aws:ecr/registryPolicy:RegistryPolicy": _registry_policy,
     "aws:budgets/budget:Budget": _budget,
+    "aws:sagemaker/model:Model": _model,
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": _endpoint_config,
+    "aws-native:sagemaker:Endpoint": _native_endpoint,
+    "aws:appautoscaling/target:Target": _scalable_target,
+    "aws:appautoscaling/policy:Policy": _scaling_policy,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
+    "aws:cloudwatch/dashboard:Dashboard": _dashboard,
     "aws:iam/role:Role": _role,
     "aws:iam/rolePolicy:RolePolicy": _role_policy,
 }

@@ -28,7 +28,8 @@ def test_enum_membership_is_checked_where_param_validator_does_not() -> None:
 
 def test_every_resource_with_an_api_is_covered(stack: str) -> None:
     types = {r.type for r in planned(stack).resources if r.custom}
-    without_api = {"pulumi:providers:aws", "aws:s3/bucket:Bucket", "aws:kms/alias:Alias", "aws:ec2/eip:Eip",
+    without_api = {"pulumi:providers:aws", "pulumi:providers:aws-native",
+                   "aws:s3/bucket:Bucket", "aws:kms/alias:Alias", "aws:ec2/eip:Eip",
                    "aws:ec2/internetGateway:InternetGateway", "aws:ec2/natGateway:NatGateway",
                    "aws:ec2/routeTable:RouteTable", "aws:ec2/routeTableAssociation:RouteTableAssociation",
                    "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"}

@@ -40,7 +40,9 @@ def test_prod_json_lists_components_with_their_controls() -> None:
     assert data["policy"] == {"passed": True, "policies": data["policy"]["policies"], "violations": [],
                               "not_applicable": {}}
     # Three NAT gateways, 6 interface endpoints in 3 AZs, 3 public IPv4 addresses and one key.
-    assert data["cost"]["monthly_max_usd"] == round(3 * 0.045 * 730 + 18 * 0.01 * 730 + 3 * 0.005 * 730 + 1, 2)
+    # NAT gateways, interface endpoints, public IPs, the KMS key, and 6 ml.g5.xlarge endpoint instances at most.
+    assert data["cost"]["monthly_max_usd"] == round(
+        3 * 0.045 * 730 + 18 * 0.01 * 730 + 3 * 0.005 * 730 + 1 + 6 * 1.408 * 730, 2)
     assert all(line["source"] for line in data["cost"]["lines"])
     StackOutputs.model_validate(data["outputs"])
 

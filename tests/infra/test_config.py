@@ -94,6 +94,20 @@ INVALID: list[tuple[str, str, str, Any, str, str]] = [
     ("unknown NAT mode", "dev", "network.nat_gateways", "two", "hoist:network.nat_gateways", "'single' or 'per_az'"),
     ("wrong type", "dev", "budget.alert_threshold_percent", "lots", "hoist:budget.alert_threshold_percent",
      "valid integer"),
+    ("endpoint model given as a URI", "dev", "endpoint.model_key", "s3://bucket/m/model.tar.gz",
+     "hoist:endpoint.model_key", "no s3://"),
+    ("unknown hosting instance type", "dev", "endpoint.instance_type", "ml.c5.xlarg", "hoist:endpoint.instance_type",
+     "SageMaker hosting instance type"),
+    ("one endpoint instance in prod", "prod", "endpoint.min_instances", 1, "hoist:endpoint.min_instances",
+     "at least 2 instances"),
+    ("direct deploys to prod", "prod", "endpoint.allow_apply", True, "hoist:endpoint.allow_apply", "only dev"),
+    ("no data capture in prod", "prod", "endpoint.data_capture_percent", 0, "hoist:endpoint.data_capture_percent",
+     "capture traffic"),
+    ("endpoint without a serving image", "staging", "images.serving", DELETE, "hoist:images.serving",
+     "needs the serving image's digest"),
+    ("a tag instead of a digest", "dev", "images.training", "latest", "hoist:images.training", "sha256:"),
+    ("autoscaling bounds reversed", "dev", "endpoint.max_instances", 0, "hoist:endpoint.max_instances",
+     "greater than or equal to 1"),
 ]
 
 

@@ -66,6 +66,8 @@ def _edit(stacks: Path, stack: str, key: str, value: object) -> None:
         document["config"].setdefault(f"hoist:{section}", {})[field] = value
         if value is None:
             del document["config"][f"hoist:{section}"][field]
+    elif value is None:
+        del document["config"][f"hoist:{section}"]
     else:
         document["config"][f"hoist:{section}"] = value
     path.write_text(yaml.safe_dump(document))
@@ -80,7 +82,9 @@ def test_stacks_run_images_by_the_digests_in_their_config(tmp_path: Path, monkey
         "serving": f"{outputs.repositories['serving']}@{DIGEST.replace('ab', 'cd')}",
     }
     assert outputs.repositories["serving"].startswith(f"{outputs.account_id}.dkr.ecr.us-east-1.amazonaws.com/")
-    # A stack without digests runs no image yet.
+    # A stack without digests (and so without an endpoint) runs no image yet.
+    _edit(stacks, "staging", "endpoint", None)
+    _edit(stacks, "staging", "images", {})
     assert StackOutputs.model_validate(plan.run("staging").outputs).images == {}
 
 

@@ -1,0 +1,236 @@
+"""Endpoint: a SageMaker real-time endpoint running the stack's serving image, rolled out safely.
+
+- The execution role may pull the serving image, read the model's prefix in the models bucket,
+  write data capture and its own logs, and use the stack's key; nothing else.
+- The model runs network-isolated in the private subnets.
+- Endpoint configurations are auto-named, so a change creates a new one beside the one in use.
+- The endpoint (pulumi-aws-native, CloudFormation's AWS::SageMaker::Endpoint) rolls out blue/green
+  with canary or linear traffic shifting, bakes, rolls back on the alarms below, and retains the
+  variant properties on update, so a rollout never resets the instance count autoscaling chose.
+- The variant's name is fixed, so guardrails compare like with like across configurations.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_aws_native as aws_native
+
+from infra.components.iam import document, service_trust
+from infra.config import EndpointConfig
+
+VARIANT = "primary"
+"""The one production variant's name; it never changes, so deployment guardrails can compare."""
+DATA_CAPTURE_PREFIX = "data-capture"
+SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+TRAFFIC_TYPES = {"canary": "CANARY", "linear": "LINEAR", "all_at_once": "ALL_AT_ONCE"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointArgs:
+    config: EndpointConfig
+    endpoint_name: str
+    image_uri: pulumi.Input[str]
+    repository_arn: pulumi.Input[str]
+    models_bucket: pulumi.Input[str]
+    models_bucket_arn: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    vpc_id: pulumi.Input[str]
+    vpc_cidr: str
+    private_subnet_ids: list[pulumi.Input[str]]
+    account_id: pulumi.Input[str]
+    region: str
+    partition: pulumi.Input[str]
+    native_provider: aws_native.Provider
+
+
+def model_prefix(model_key: str) -> str:
+    """The key prefix holding the model artifact (its directory), which the role may read."""
+    return posixpath.dirname(model_key)
+
+
+def alarm_names(endpoint_name: str) -> dict[str, str]:
+    return {"errors": f"{endpoint_name}-{VARIANT}-5xx-errors", "latency": f"{endpoint_name}-{VARIANT}-p99-latency"}
+
+
+def traffic_routing(config: EndpointConfig) -> aws_native.sagemaker.EndpointTrafficRoutingConfigArgsDict:
+    routing: aws_native.sagemaker.EndpointTrafficRoutingConfigArgsDict = {
+        "type": TRAFFIC_TYPES[config.traffic_shifting], "wait_interval_in_seconds": config.step_wait_s}
+    size: aws_native.sagemaker.EndpointCapacitySizeArgsDict = {"type": "CAPACITY_PERCENT",
+                                                               "value": config.step_percent}
+    if config.traffic_shifting == "canary":
+        routing["canary_size"] = size
+    elif config.traffic_shifting == "linear":
+        routing["linear_step_size"] = size
+    return routing
+
+
+class Endpoint(pulumi.ComponentResource):
+    role: aws.iam.Role
+    model: aws.sagemaker.Model
+    endpoint_config: aws.sagemaker.EndpointConfiguration
+    endpoint: aws_native.sagemaker.Endpoint
+    alarms: dict[str, aws.cloudwatch.MetricAlarm]
+
+    def __init__(self, name: str, args: EndpointArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hoist:endpoint:Endpoint", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        config, endpoint_name = args.config, args.endpoint_name
+        self.role = self._role(name, args, child)
+
+        security_group = aws.ec2.SecurityGroup(
+            f"{name}-endpoint",
+            description="SageMaker endpoint ENIs: no inbound; HTTPS to the VPC's endpoints only",
+            vpc_id=args.vpc_id,
+            egress=[{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": [args.vpc_cidr],
+                     "description": "HTTPS to the VPC's interface endpoints"}],
+            opts=child,
+        )
+        self.model = aws.sagemaker.Model(
+            f"{name}-model",
+            execution_role_arn=self.role.arn,
+            primary_container={"image": args.image_uri, "mode": "SingleModel", "model_data_url": pulumi.Output.format(
+                "s3://{0}/{1}", args.models_bucket, config.model_key)},
+            # The container reaches no network at all; SageMaker itself fetches the image and the model.
+            enable_network_isolation=True,
+            vpc_config={"subnets": args.private_subnet_ids, "security_group_ids": [security_group.id]},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.policy]),
+        )
+        variant: aws.sagemaker.EndpointConfigurationProductionVariantArgsDict = {
+            "variant_name": VARIANT,
+            "model_name": self.model.name,
+            "instance_type": config.instance_type,
+            "initial_instance_count": config.min_instances,
+            "container_startup_health_check_timeout_in_seconds": config.startup_health_check_timeout_s,
+            "model_data_download_timeout_in_seconds": config.startup_health_check_timeout_s,
+        }
+        capture: aws.sagemaker.EndpointConfigurationDataCaptureConfigArgsDict | None = None
+        if config.data_capture_percent:
+            capture = {
+                "enable_capture": True,
+                "initial_sampling_percentage": config.data_capture_percent,
+                "destination_s3_uri": pulumi.Output.format("s3://{0}/{1}/{2}", args.models_bucket,
+                                                           DATA_CAPTURE_PREFIX, endpoint_name),
+                "kms_key_id": args.kms_key_arn,
+                "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
+                "capture_content_type_header": {"json_content_types": ["application/json"]},
+            }
+        # No name: Pulumi auto-names it, so any change creates a new configuration beside the live one.
+        self.endpoint_config = aws.sagemaker.EndpointConfiguration(
+            f"{name}-config",
+            production_variants=[variant],
+            kms_key_arn=args.kms_key_arn,
+            data_capture_config=capture,
+            opts=child,
+        )
+        self.alarms = self._alarms(name, endpoint_name, config, child)
+        self.endpoint = aws_native.sagemaker.Endpoint(
+            f"{name}-endpoint",
+            endpoint_name=endpoint_name,
+            endpoint_config_name=self.endpoint_config.name,
+            deployment_config={
+                "blue_green_update_policy": {
+                    "traffic_routing_configuration": traffic_routing(config),
+                    "termination_wait_in_seconds": config.final_bake_s,
+                    "maximum_execution_timeout_in_seconds": config.rollout_timeout_s,
+                },
+                "auto_rollback_configuration": {"alarms": [{"alarm_name": a.name} for a in self.alarms.values()]},
+            },
+            # A rollout keeps the instance count autoscaling chose, rather than the config's initial count.
+            retain_all_variant_properties=True,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.native_provider,
+                                        depends_on=list(self.alarms.values())),
+        )
+        self._autoscaling(name, endpoint_name, config)
+        self._dashboard(name, endpoint_name, args.region)
+        self.register_outputs({"endpoint_name": endpoint_name})
+
+    def _role(self, name: str, args: EndpointArgs, child: pulumi.ResourceOptions) -> aws.iam.Role:
+        role = aws.iam.Role(f"{name}-endpoint", assume_role_policy=service_trust("sagemaker.amazonaws.com",
+                                                                                 args.account_id), opts=child)
+        prefix = model_prefix(args.config.model_key)
+        log_group = pulumi.Output.format("arn:{0}:logs:{1}:{2}:log-group:/aws/sagemaker/Endpoints/{3}:*",
+                                         args.partition, args.region, args.account_id, args.endpoint_name)
+        self.policy = aws.iam.RolePolicy(f"{name}-endpoint", role=role.id, policy=document(
+            {"Sid": "PullServingImage", "Effect": "Allow",
+             "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+             "Resource": args.repository_arn},
+            # GetAuthorizationToken has no resource-level permissions; AWS requires "*" here.
+            {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {"Sid": "ReadModel", "Effect": "Allow", "Action": "s3:GetObject",
+             "Resource": pulumi.Output.format("{0}/{1}/*", args.models_bucket_arn, prefix)},
+            {"Sid": "WriteDataCapture", "Effect": "Allow", "Action": "s3:PutObject",
+             "Resource": pulumi.Output.format("{0}/{1}/{2}/*", args.models_bucket_arn, DATA_CAPTURE_PREFIX,
+                                              args.endpoint_name)},
+            {"Sid": "UseStackKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+             "Resource": args.kms_key_arn},
+            {"Sid": "WriteLogs", "Effect": "Allow",
+             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], "Resource": log_group},
+            # VPC placement: SageMaker manages the ENIs. These EC2 actions have no resource-level scoping.
+            {"Sid": "VpcPlacement", "Effect": "Allow", "Resource": "*", "Action": [
+                "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
+                "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"]},
+        ), opts=child)
+        return role
+
+    @staticmethod
+    def _alarms(name: str, endpoint_name: str, config: EndpointConfig,
+                child: pulumi.ResourceOptions) -> dict[str, aws.cloudwatch.MetricAlarm]:
+        names = alarm_names(endpoint_name)
+        dimensions = {"EndpointName": endpoint_name, "VariantName": VARIANT}
+        return {
+            "errors": aws.cloudwatch.MetricAlarm(
+                f"{name}-5xx-errors", name=names["errors"], namespace="AWS/SageMaker",
+                metric_name="Invocation5XXErrors", dimensions=dimensions, statistic="Sum", period=60,
+                evaluation_periods=1, threshold=config.errors_5xx_alarm, comparison_operator="GreaterThanThreshold",
+                treat_missing_data="notBreaching",
+                alarm_description=f"{endpoint_name}/{VARIANT} answers 5XX errors; rolls back a rollout", opts=child),
+            "latency": aws.cloudwatch.MetricAlarm(
+                f"{name}-p99-latency", name=names["latency"], namespace="AWS/SageMaker",
+                metric_name="ModelLatency", dimensions=dimensions, extended_statistic="p99", period=60,
+                # ModelLatency is reported in microseconds.
+                evaluation_periods=3, datapoints_to_alarm=2, threshold=config.latency_p99_alarm_ms * 1000,
+                comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
+                alarm_description=f"{endpoint_name}/{VARIANT} p99 model latency over {config.latency_p99_alarm_ms} ms; "
+                                  "rolls back a rollout", opts=child),
+        }
+
+    def _autoscaling(self, name: str, endpoint_name: str, config: EndpointConfig) -> None:
+        after_endpoint = pulumi.ResourceOptions(parent=self, depends_on=[self.endpoint])
+        target = aws.appautoscaling.Target(
+            f"{name}-scaling", service_namespace="sagemaker", scalable_dimension=SCALABLE_DIMENSION,
+            resource_id=f"endpoint/{endpoint_name}/variant/{VARIANT}",
+            min_capacity=config.min_instances, max_capacity=config.max_instances, opts=after_endpoint)
+        aws.appautoscaling.Policy(
+            f"{name}-invocations", policy_type="TargetTrackingScaling", service_namespace=target.service_namespace,
+            resource_id=target.resource_id, scalable_dimension=target.scalable_dimension,
+            target_tracking_scaling_policy_configuration={
+                "target_value": config.target_invocations_per_instance,
+                "predefined_metric_specification": {"predefined_metric_type": "SageMakerVariantInvocationsPerInstance"},
+                "scale_in_cooldown": 300, "scale_out_cooldown": 60,
+            }, opts=pulumi.ResourceOptions(parent=self))
+
+    def _dashboard(self, name: str, endpoint_name: str, region: str) -> None:
+        dims = ["EndpointName", endpoint_name, "VariantName", VARIANT]
+
+        def widget(title: str, metrics: list[list[object]], x: int, y: int) -> dict[str, object]:
+            return {"type": "metric", "x": x, "y": y, "width": 12, "height": 6,
+                    "properties": {"title": title, "region": region, "view": "timeSeries", "period": 60,
+                                   "metrics": metrics}}
+
+        body = {"widgets": [
+            widget("Invocations", [["AWS/SageMaker", "Invocations", *dims, {"stat": "Sum"}]], 0, 0),
+            widget("Model latency (µs)", [["AWS/SageMaker", "ModelLatency", *dims, {"stat": "p50"}],
+                                          ["AWS/SageMaker", "ModelLatency", *dims, {"stat": "p99"}]], 12, 0),
+            widget("Errors", [["AWS/SageMaker", "Invocation5XXErrors", *dims, {"stat": "Sum"}],
+                              ["AWS/SageMaker", "Invocation4XXErrors", *dims, {"stat": "Sum"}]], 0, 6),
+            widget("CPU utilisation", [["/aws/sagemaker/Endpoints", "CPUUtilization", *dims, {"stat": "Average"}]],
+                   12, 6),
+        ]}
+        aws.cloudwatch.Dashboard(f"{name}-endpoint", dashboard_name=endpoint_name, dashboard_body=json.dumps(body),
+                                 opts=pulumi.ResourceOptions(parent=self))

@@ -1,0 +1,98 @@
+"""SageMaker endpoint controls: isolation, encryption, capacity and capture in prod, safe rollouts
+guarded by alarms that watch the endpoint they guard."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pulumi_policy import PolicyResource, ResourceValidationArgs
+
+from policy.common import PROD, as_list, decoded, environment, of_type, resource_policy, stack_policy
+
+MODEL = "aws:sagemaker/model:Model"
+ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+ENDPOINT = "aws-native:sagemaker:Endpoint"
+SCALABLE_TARGET = "aws:appautoscaling/target:Target"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+MIN_PROD_INSTANCES = 2
+MIN_ROLLBACK_ALARMS = 2
+
+
+def _isolated(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if props.get("enableNetworkIsolation") is not True:
+        yield "the model must run with network isolation (enableNetworkIsolation: true)"
+    if not as_list((props.get("vpcConfig") or {}).get("subnets")):
+        yield "the model must be placed in the stack's private subnets (vpcConfig)"
+
+
+def _encrypted(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if not props.get("kmsKeyArn"):
+        yield "the endpoint configuration must encrypt its volumes with the stack's KMS key (kmsKeyArn)"
+    capture = props.get("dataCaptureConfig")
+    if capture and not capture.get("kmsKeyId"):
+        yield "captured data must be encrypted with the stack's KMS key (dataCaptureConfig.kmsKeyId)"
+
+
+def _captured_in_prod(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    capture = props.get("dataCaptureConfig") or {}
+    if environment(args.provider) == PROD and not (
+            capture.get("enableCapture") is True and (capture.get("initialSamplingPercentage") or 0) > 0):
+        yield "in prod, an endpoint must capture a share of its traffic (dataCaptureConfig) for monitoring"
+
+
+def _capacity_in_prod(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if environment(args.provider) != PROD:
+        return
+    if args.resource_type == ENDPOINT_CONFIG:
+        for variant in as_list(props.get("productionVariants")):
+            if (variant.get("initialInstanceCount") or 0) < MIN_PROD_INSTANCES:
+                yield (f"variant {variant.get('variantName')} starts with {variant.get('initialInstanceCount')} "
+                       f"instance(s); prod needs at least {MIN_PROD_INSTANCES} so one AZ can fail")
+    elif props.get("serviceNamespace") == "sagemaker" and (props.get("minCapacity") or 0) < MIN_PROD_INSTANCES:
+        yield (f"autoscaling may shrink the variant to {props.get('minCapacity')}; "
+               f"prod needs at least {MIN_PROD_INSTANCES}")
+
+
+def _safe_rollout(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    deployment = decoded(props.get("deploymentConfig")) or {}
+    if not deployment.get("blueGreenUpdatePolicy"):
+        yield "updates must be blue/green (deploymentConfig.blueGreenUpdatePolicy)"
+    alarms = as_list((deployment.get("autoRollbackConfiguration") or {}).get("alarms"))
+    if len(alarms) < MIN_ROLLBACK_ALARMS:
+        yield f"a rollout must roll back on at least {MIN_ROLLBACK_ALARMS} alarms (has {len(alarms)})"
+    if props.get("retainAllVariantProperties") is not True:
+        yield "updates must retain variant properties, or a rollout resets the instance count autoscaling chose"
+
+
+def _alarms_bound(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyResource]]:
+    alarms = {a.props.get("name"): a for a in of_type(resources, ALARM)}
+    for endpoint in of_type(resources, ENDPOINT):
+        name = endpoint.props.get("endpointName")
+        deployment = decoded(endpoint.props.get("deploymentConfig")) or {}
+        for ref in as_list((deployment.get("autoRollbackConfiguration") or {}).get("alarms")):
+            alarm = alarms.get(ref.get("alarmName"))
+            if alarm is None:
+                yield f"rollback alarm {ref.get('alarmName')} is not defined in this stack", endpoint
+                continue
+            dimensions = decoded(alarm.props.get("dimensions")) or {}
+            if alarm.props.get("namespace") != "AWS/SageMaker" or dimensions.get("EndpointName") != name:
+                yield (f"rollback alarm {alarm.props.get('name')} watches {dimensions.get('EndpointName')!r}, "
+                       f"not the endpoint {name!r} it guards"), endpoint
+
+
+POLICIES = (
+    resource_policy("sagemaker-network-isolation", "SageMaker models run network-isolated in private subnets",
+                    ("CKV_AWS_370", "SecurityHub:SageMaker.5"), (MODEL,), _isolated),
+    resource_policy("sagemaker-endpoint-kms", "SageMaker endpoint configurations and data capture use the KMS key",
+                    ("CKV_AWS_98",), (ENDPOINT_CONFIG,), _encrypted),
+    resource_policy("sagemaker-prod-data-capture", "Prod endpoints capture traffic for monitoring", (),
+                    (ENDPOINT_CONFIG,), _captured_in_prod),
+    resource_policy("sagemaker-prod-capacity", "Prod endpoint variants never run on fewer than 2 instances",
+                    ("SecurityHub:SageMaker.4",), (ENDPOINT_CONFIG, SCALABLE_TARGET), _capacity_in_prod),
+    resource_policy("sagemaker-safe-rollout",
+                    "Endpoints roll out blue/green, roll back on 2+ alarms and keep autoscaled capacity", (),
+                    (ENDPOINT,), _safe_rollout),
+    stack_policy("sagemaker-rollback-alarms-bound", "Rollback alarms watch the endpoint they guard", (),
+                 _alarms_bound),
+)
