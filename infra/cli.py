@@ -91,7 +91,7 @@ def _build(args: argparse.Namespace) -> int:
             stream.writelines(f"| {part} | `{outputs.repositories[part]}:{tag}` | `{digest}` |\n"
                               for part, digest in digests.items())
     if args.write_config:
-        stack_files.set_values(args.stack, "images", digests)
+        stack_files.set_values(args.stack, {"images": {str(p): d for p, d in digests.items()}})
         print(f"hoist build: wrote the digests to hoist:images in stacks/Pulumi.{args.stack}.yaml", file=sys.stderr)
     return 0
 
@@ -158,6 +158,73 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deploy(args: argparse.Namespace) -> int:
+    import difflib
+    import shutil
+    import tempfile
+
+    import boto3
+
+    from infra import deploy
+    from infra.config import load_stack, stack_file
+
+    cfg = load_stack(args.stack)
+    if cfg.endpoint is None:
+        raise ConfigError(f"stack {args.stack} has no hoist:endpoint section; add one to serve a model")
+    # Refusals that need no artifact come first, so nothing is fetched or changed for nothing.
+    if args.apply and not cfg.endpoint.allow_apply:
+        raise deploy.DeployError(f"stack {args.stack} does not allow --apply (hoist:endpoint.allow_apply is false); "
+                                 "open a pull request with the change instead")
+    if args.apply and shutil.which("pulumi") is None:
+        raise deploy.DeployError(f"--apply needs the Pulumi CLI (https://www.pulumi.com/docs/install/); or run: "
+                                 f"hoist deploy --stack {args.stack} --model-uri {args.model_uri} && "
+                                 f"pulumi stack select {args.stack} && pulumi up --policy-pack policy")
+    outputs = load_outputs(args)
+    key = deploy.model_key(args.model_uri, outputs)
+    with tempfile.TemporaryDirectory(prefix="hoist-deploy-") as tmp:
+        archive = deploy.fetch(boto3.client("s3", region_name=outputs.region), outputs.buckets["models"].name, key,
+                               Path(tmp) / "model.tar.gz")
+        deploy.check_layout(archive)
+        latency = deploy.check_serves(archive, Path(tmp) / "check", args.sample)
+    print(f"hoist deploy: {args.model_uri} has the SageMaker layout and answered the sample in {latency:.0f} ms",
+          file=sys.stderr)
+    previous = deploy.promote(args.stack, key, args.image_digest)
+    current = stack_file(args.stack).read_text()
+    if current == previous:
+        print(f"hoist deploy: stack {args.stack} already serves {key}; nothing to change", file=sys.stderr)
+        return 0
+    name = f"stacks/Pulumi.{args.stack}.yaml"
+    sys.stdout.writelines(difflib.unified_diff(previous.splitlines(True), current.splitlines(True),
+                                               f"a/{name}", f"b/{name}"))
+    if args.apply:
+        rollout = deploy.apply(args.stack, load_stack(args.stack), outputs, previous,
+                               sagemaker=boto3.client("sagemaker", region_name=outputs.region),
+                               cloudwatch=boto3.client("cloudwatch", region_name=outputs.region))
+        print(f"hoist deploy: rolled out ({' -> '.join(rollout.statuses)}); endpoint config {rollout.config_after}",
+              file=sys.stderr)
+    return 0
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from infra import deploy
+
+    body = deploy.read_body(args.body)
+    outputs = load_outputs(args)
+    if outputs.endpoint is None:
+        raise ConfigError(f"stack {args.stack} exports no endpoint")
+    runtime = boto3.client("sagemaker-runtime", region_name=outputs.region)
+    try:
+        answer, latency = deploy.invoke(runtime, outputs.endpoint.name, body, args.content_type, args.accept)
+    except (BotoCoreError, ClientError) as exc:
+        raise deploy.DeployError(f"invoking {outputs.endpoint.name} failed: {exc}") from None
+    sys.stdout.write(answer + "\n")
+    print(f"hoist invoke: {outputs.endpoint.name} answered in {latency:.1f} ms", file=sys.stderr)
+    return 0
+
+
 def add_outputs_source(command: argparse.ArgumentParser) -> None:
     source = command.add_mutually_exclusive_group()
     source.add_argument("--outputs", metavar="FILE", help="read stack outputs from a JSON file")
@@ -195,6 +262,25 @@ def parser() -> argparse.ArgumentParser:
                        help="also write the digests into the stack's hoist:images")
     build.set_defaults(run=_build)
 
+    deploy = commands.add_parser("deploy", help="check a model artifact and promote it to a stack's endpoint")
+    deploy.add_argument("--stack", required=True, help="stack name")
+    deploy.add_argument("--model-uri", required=True, help="s3://<stack's models bucket>/<key>.tar.gz")
+    deploy.add_argument("--image-digest", help="serving image digest (sha256:...) to promote with the model")
+    deploy.add_argument("--sample", default='{"inputs": ["1+2"]}',
+                        help="JSON request the handler must answer before the promotion is written")
+    deploy.add_argument("--apply", action="store_true",
+                        help="also run pulumi up and follow the rollout (only where hoist:endpoint.allow_apply)")
+    add_outputs_source(deploy)
+    deploy.set_defaults(run=_deploy)
+
+    invoke = commands.add_parser("invoke", help="call a stack's endpoint once and print the answer and latency")
+    invoke.add_argument("--stack", required=True, help="stack name")
+    invoke.add_argument("--body", required=True, help="JSON request body, or @file")
+    invoke.add_argument("--content-type", default="application/json", help="request content type")
+    invoke.add_argument("--accept", default="application/json", help="accepted response type")
+    add_outputs_source(invoke)
+    invoke.set_defaults(run=_invoke)
+
     local = commands.add_parser("local", help="the whole lifecycle on this machine: plan, train, serve, invoke")
     local.add_argument("--workdir", help="where the run writes everything (default: runs/local/<time>)")
     local.add_argument("--steps", type=int, help="training steps (default: the cpu_debug recipe's)")
@@ -219,13 +305,14 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from infra.build import BuildError
+    from infra.deploy import DeployError
 
     try:
         code: int = args.run(args)
     except ConfigError as exc:
         print(f"hoist: error: {exc}", file=sys.stderr)
         return 2
-    except BuildError as exc:
+    except (BuildError, DeployError) as exc:
         print(f"hoist: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

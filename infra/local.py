@@ -191,10 +191,14 @@ def serving(layout: Layout, artifact: Path, timeout_s: float = 120.0) -> Iterato
             if process.poll() is not None:
                 raise LocalRunError(f"the server exited (code {process.returncode}): {_tail(stderr)} — log: {stderr}")
             try:
-                if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
-                    break
+                ping = httpx.get(f"{url}/ping", timeout=2)
             except httpx.TransportError:
-                pass
+                ping = None
+            if ping is not None and ping.status_code == 200:
+                break
+            if ping is not None and ping.status_code == 500:
+                # The server stays up to report a failed load; there is nothing more to wait for.
+                raise LocalRunError(str(ping.json().get("message", ping.text))[:300])
             if time.monotonic() > deadline:
                 raise LocalRunError(f"the server was not ready within {timeout_s:.0f} s — log: {stderr}")
             time.sleep(0.1)

@@ -22,8 +22,9 @@ def _yaml() -> YAML:
     return yaml
 
 
-def set_values(stack: str, section: str, values: Mapping[str, Any] | Mapping[Any, Any]) -> None:
-    """Set ``hoist:<section>.<key>`` for each of ``values`` in the stack's file, then validate it."""
+def set_values(stack: str, changes: Mapping[str, Mapping[str, Any]]) -> str:
+    """Set ``hoist:<section>.<key>`` for each ``{section: {key: value}}`` in the stack's file, validate
+    the result, and return the file's previous text (to restore it). All changes land, or none."""
     path = config.stack_file(stack)
     if not path.exists():
         raise ConfigError(f"unknown stack {stack!r}; available: {', '.join(config.available_stacks())}")
@@ -31,9 +32,10 @@ def set_values(stack: str, section: str, values: Mapping[str, Any] | Mapping[Any
     yaml = _yaml()
     document = yaml.load(original)
     settings = document.setdefault("config", {})
-    block = settings.setdefault(f"{NAMESPACE}:{section}", {})
-    for key, value in values.items():
-        block[key] = value
+    for section, values in changes.items():
+        block = settings.setdefault(f"{NAMESPACE}:{section}", {})
+        for key, value in values.items():
+            block[key] = value
     with path.open("w") as stream:
         yaml.dump(document, stream)
     try:
@@ -41,3 +43,8 @@ def set_values(stack: str, section: str, values: Mapping[str, Any] | Mapping[Any
     except ConfigError:
         path.write_text(original)
         raise
+    return original
+
+
+def restore(stack: str, text: str) -> None:
+    config.stack_file(stack).write_text(text)
