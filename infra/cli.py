@@ -131,17 +131,47 @@ def _local(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.backend == "sagemaker":
+        return _train_sagemaker(args)
+    if args.stack or args.outputs or args.offline or args.dry_run:
+        raise ConfigError("--stack, --outputs, --offline and --dry-run apply to cloud backends, not --backend local")
+    return _train_local(args)
+
+
+def _train_sagemaker(args: argparse.Namespace) -> int:
+    from infra import sagemaker_jobs
+    from infra.config import load_stack
+
+    if not args.stack:
+        raise ConfigError("--backend sagemaker needs --stack")
+    if args.offline and not args.dry_run:
+        raise ConfigError("--offline outputs name no real role or bucket; add --dry-run, or read the deployed stack")
+    cfg = load_stack(args.stack)
+    if args.recipe:
+        cfg = cfg.model_copy(update={"training_jobs": cfg.training_jobs.model_copy(update={"recipe": args.recipe})})
+    request = sagemaker_jobs.submit(args.stack, cfg, load_outputs(args), args.set, dry_run=args.dry_run)
+    if args.dry_run:
+        sys.stdout.write(json.dumps(request.params, indent=2, sort_keys=True) + "\n")
+        print("hoist train: dry run; the request matches botocore's CreateTrainingJob shape; nothing was sent",
+              file=sys.stderr)
+    else:
+        print(f"hoist train: started SageMaker training job {request.name}", file=sys.stderr)
+    return 0
+
+
+def _train_local(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     from infra import local
     from training.config import TrainConfigError
     from training.config import build as training_config
 
+    recipe = args.recipe or "cpu_debug"
     try:
-        steps = training_config(args.recipe, args.set).steps
+        steps = training_config(recipe, args.set).steps
     except TrainConfigError as exc:
         raise ConfigError(str(exc)) from None
-    settings = local.LocalSettings(workdir=_workdir(args, "train"), recipe=args.recipe, nproc=args.nproc,
+    settings = local.LocalSettings(workdir=_workdir(args, "train"), recipe=recipe, nproc=args.nproc,
                                    overrides=tuple(args.set))
     layout = local.Layout(settings.workdir)
     for directory in (layout.checkpoints, layout.models, layout.training_output, layout.logs):
@@ -291,13 +321,17 @@ def parser() -> argparse.ArgumentParser:
     local.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a training setting")
     local.set_defaults(run=_local)
 
-    train = commands.add_parser("train", help="run a training job")
-    train.add_argument("--backend", choices=("local",), required=True,
-                       help="local: torchrun workers on this machine through the training image's entrypoint")
-    train.add_argument("--recipe", default="cpu_debug", help="training recipe (default: cpu_debug)")
-    train.add_argument("--nproc", type=int, default=2, help="worker processes (default: 2)")
-    train.add_argument("--workdir", help="where the run writes everything (default: runs/train/<time>)")
+    train = commands.add_parser("train", help="run a training job: locally, or as a SageMaker training job")
+    train.add_argument("--backend", choices=("local", "sagemaker"), required=True,
+                       help="local: torchrun workers here, through the training image's entrypoint; "
+                            "sagemaker: the training image as a SageMaker training job of --stack")
+    train.add_argument("--stack", help="the stack whose image, role, network and buckets a cloud job uses")
+    train.add_argument("--recipe", help="training recipe (default: cpu_debug locally, the stack's in the cloud)")
+    train.add_argument("--nproc", type=int, default=2, help="local worker processes (default: 2)")
+    train.add_argument("--workdir", help="where a local run writes everything (default: runs/train/<time>)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a training setting")
+    train.add_argument("--dry-run", action="store_true", help="cloud backends: print the request, send nothing")
+    add_outputs_source(train)
     train.set_defaults(run=_train)
     return root
 

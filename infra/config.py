@@ -242,6 +242,44 @@ class GpuPoolConfig(_Frozen):
         return self
 
 
+class TrainingJobConfig(_Frozen):
+    """SageMaker training jobs that run the training image (`hoist train --backend sagemaker`)."""
+
+    instance_type: str = Field("ml.g5.12xlarge", description="SageMaker training instance type.")
+    instance_count: int = Field(1, ge=1, le=64, description="Instances (nodes) per job.")
+    volume_gb: int = Field(100, ge=1, le=16384, description="EBS volume per instance, in GB.")
+    max_runtime_hours: float = Field(24, gt=0, le=672, description="Longest a job may train before it is stopped.")
+    spot: bool = Field(False, description="Use managed spot capacity; interrupted jobs resume from checkpoints.")
+    max_wait_hours: float | None = Field(
+        None, gt=0, le=672, description="With spot: longest a job may wait for capacity plus train (>= max runtime)."
+    )
+    recipe: str = Field("gpu_single_node", description="Training recipe the job runs (training/config.py).")
+
+    @field_validator("instance_type")
+    @classmethod
+    def _training_type(cls, value: str) -> str:
+        if value not in aws_shapes.sagemaker_training_instance_types():
+            raise ValueError("not a SageMaker training instance type known to botocore (e.g. ml.g5.12xlarge)")
+        return value
+
+    @field_validator("recipe")
+    @classmethod
+    def _recipe(cls, value: str) -> str:
+        from training.config import RECIPES  # pure: the training package's recipe table, no torch
+
+        if value not in RECIPES:
+            raise ValueError(f"unknown recipe; allowed: {', '.join(RECIPES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _spot(self) -> TrainingJobConfig:
+        if self.max_wait_hours is not None and not self.spot:
+            raise ValueError("max_wait_hours: only applies to spot jobs (set spot: true)")
+        if self.spot and self.max_wait_hours is not None and self.max_wait_hours < self.max_runtime_hours:
+            raise ValueError("max_wait_hours: must be at least max_runtime_hours")
+        return self
+
+
 class EndpointConfig(_Frozen):
     """The SageMaker real-time endpoint serving the model with the stack's serving image."""
 
@@ -330,6 +368,9 @@ class StackConfig(_Frozen):
     storage: StorageConfig = Field(default_factory=StorageConfig, description="Buckets and KMS key.")
     registry: RegistryConfig = Field(default_factory=RegistryConfig, description="ECR repositories.")
     images: ImagesConfig = Field(default_factory=ImagesConfig, description="Images the stack runs, by digest.")
+    training_jobs: TrainingJobConfig = Field(
+        default_factory=TrainingJobConfig, description="SageMaker training jobs (role, network, job shape)."
+    )
     endpoint: EndpointConfig | None = Field(
         None, description="The SageMaker endpoint; absent until the stack serves a model."
     )

@@ -30,6 +30,12 @@ class EndpointOutput(BaseModel):
     variant: str
 
 
+class TrainingJobsOutput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    role_arn: str
+    security_group_id: str
+
+
 class StackOutputs(BaseModel):
     """The contract between `infra/__main__.py` (pulumi.export) and the `hoist` CLI."""
 
@@ -45,6 +51,7 @@ class StackOutputs(BaseModel):
     public_subnet_ids: list[str]
     buckets: dict[str, BucketOutput] = Field(description="datasets, checkpoints, models, access-logs.")
     repositories: dict[str, str] = Field(description="ECR repository URLs by part (training, serving).")
+    training_jobs: TrainingJobsOutput | None = Field(None, description="Role and security group of SageMaker jobs.")
     endpoint: EndpointOutput | None = Field(None, description="The SageMaker endpoint, when the stack serves one.")
     images: dict[str, str] = Field(default_factory=dict,
                                    description="Images the stack runs by part, as repository@sha256:digest.")

@@ -19,6 +19,7 @@ from infra.components.endpoint import VARIANT, Endpoint, EndpointArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs, ReplicationDestination
 from infra.components.storage import Storage, StorageArgs
+from infra.components.training_jobs import TrainingJobs, TrainingJobsArgs
 from infra.config import ConfigError, StackConfig, from_pulumi_config, load_stack
 from infra.images import image_uri
 
@@ -110,6 +111,10 @@ def build(cfg: StackConfig) -> None:
                                            region=cfg.region, partition=partition, replicate_to=replicate_to,
                                            receive_from=receive_from), opts=with_provider)
     Budget(name, BudgetArgs(config=cfg.budget, stack_tag=(tag_key, tag_value)), opts=with_provider)
+    training_jobs = TrainingJobs(name, TrainingJobsArgs(
+        buckets=storage.buckets, repository_arn=registry.repositories["training"].arn, kms_key_arn=storage.key.arn,
+        vpc_id=network.vpc.id, vpc_cidr=cfg.network.cidr, account_id=account_id, region=cfg.region,
+        partition=partition), opts=with_provider)
     endpoint = None
     if cfg.endpoint is not None and cfg.images.serving is not None:
         # CloudFormation's endpoint resource can retain variant properties on update; pulumi-aws's cannot.
@@ -134,6 +139,8 @@ def build(cfg: StackConfig) -> None:
     pulumi.export("public_subnet_ids", [s.id for s in network.public_subnets])
     pulumi.export("buckets", {role: {"name": b.bucket, "arn": b.arn} for role, b in storage.buckets.items()})
     pulumi.export("repositories", {part: r.repository_url for part, r in registry.repositories.items()})
+    pulumi.export("training_jobs", {"role_arn": training_jobs.role.arn,
+                                    "security_group_id": training_jobs.security_group.id})
     if endpoint is not None:
         pulumi.export("endpoint", {"name": endpoint.endpoint.endpoint_name, "variant": VARIANT})
     # The images the stack runs, by digest from its config; jobs and endpoints take them from here.

@@ -24,7 +24,7 @@ def one(plan: Plan, typ: str) -> PlannedResource:
 def test_program_creates_each_component(stack: str) -> None:
     components = {r.type for r in planned(stack).resources if not r.custom}
     assert components == {"hoist:network:Network", "hoist:storage:Storage", "hoist:registry:Registry",
-                          "hoist:budget:Budget", "hoist:endpoint:Endpoint"}
+                          "hoist:budget:Budget", "hoist:endpoint:Endpoint", "hoist:training:TrainingJobs"}
 
 
 def test_every_aws_resource_uses_the_pinned_tagged_provider(stack: str) -> None:

@@ -1,0 +1,82 @@
+"""TrainingJobs: what a SageMaker training job of this stack runs with — its role and its network.
+
+The role may read the datasets bucket, read and write the checkpoints bucket (SageMaker syncs
+``/opt/ml/checkpoints`` there, and old checkpoints are pruned), write the models bucket, pull the
+training image, write its logs and use the stack's key; nothing else. The security group lets the
+job's instances talk to each other (NCCL, EFA) and reach the VPC's endpoints over HTTPS.
+Jobs themselves are launched by `hoist train --backend sagemaker`; they are not Pulumi resources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components.iam import document, service_trust
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingJobsArgs:
+    buckets: dict[str, aws.s3.Bucket]
+    repository_arn: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    vpc_id: pulumi.Input[str]
+    vpc_cidr: str
+    account_id: pulumi.Input[str]
+    region: str
+    partition: pulumi.Input[str]
+
+
+class TrainingJobs(pulumi.ComponentResource):
+    role: aws.iam.Role
+    security_group: aws.ec2.SecurityGroup
+
+    def __init__(self, name: str, args: TrainingJobsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hoist:training:TrainingJobs", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.role = aws.iam.Role(f"{name}-training-job",
+                                 assume_role_policy=service_trust("sagemaker.amazonaws.com", args.account_id),
+                                 opts=child)
+        datasets, checkpoints, models = (args.buckets[r] for r in ("datasets", "checkpoints", "models"))
+        logs = pulumi.Output.format("arn:{0}:logs:{1}:{2}:log-group:/aws/sagemaker/TrainingJobs:*", args.partition,
+                                    args.region, args.account_id)
+        aws.iam.RolePolicy(f"{name}-training-job", role=self.role.id, policy=document(
+            {"Sid": "ReadDatasets", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+             "Resource": [datasets.arn, pulumi.Output.concat(datasets.arn, "/*")]},
+            {"Sid": "ReadWriteCheckpoints", "Effect": "Allow",
+             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket",
+                        "s3:AbortMultipartUpload"],
+             "Resource": [checkpoints.arn, pulumi.Output.concat(checkpoints.arn, "/*")]},
+            {"Sid": "WriteModels", "Effect": "Allow", "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+             "Resource": pulumi.Output.concat(models.arn, "/*")},
+            {"Sid": "PullTrainingImage", "Effect": "Allow",
+             "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+             "Resource": args.repository_arn},
+            # GetAuthorizationToken has no resource-level permissions; AWS requires "*" here.
+            {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {"Sid": "UseStackKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey",
+                                                                  "kms:CreateGrant"],
+             "Resource": args.kms_key_arn},
+            {"Sid": "WriteLogs", "Effect": "Allow",
+             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], "Resource": logs},
+            # VPC placement: SageMaker manages the ENIs. These EC2 actions have no resource-level scoping.
+            {"Sid": "VpcPlacement", "Effect": "Allow", "Resource": "*", "Action": [
+                "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
+                "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"]},
+        ), opts=child)
+        self.security_group = aws.ec2.SecurityGroup(
+            f"{name}-training-job",
+            description="SageMaker training instances: each other (NCCL, EFA) and HTTPS to the VPC's endpoints",
+            vpc_id=args.vpc_id,
+            ingress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "self": True,
+                      "description": "instances of the same job"}],
+            egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "self": True,
+                     "description": "instances of the same job"},
+                    {"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": [args.vpc_cidr],
+                     "description": "HTTPS to the VPC's interface endpoints"}],
+            opts=child,
+        )
+        self.register_outputs({"role_arn": self.role.arn, "security_group_id": self.security_group.id})
