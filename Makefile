@@ -6,12 +6,14 @@ STAMP := $(VENV)/.installed-stamp
 # Local development pins the CPU build of torch; images choose their own CUDA build.
 EXTRAS := infra,training,serving,dev
 
-.PHONY: demo test lint typecheck unit verify-pins clean
+.PHONY: demo install test lint typecheck unit verify-pins clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
+
+install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/hoist local
@@ -21,6 +23,8 @@ test: lint typecheck unit
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/hadolint training/Dockerfile serving/Dockerfile
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline --quiet .github/workflows
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

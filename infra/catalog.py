@@ -173,4 +173,20 @@ PINS: dict[str, Pin] = {
     "torch-index/cpu": Pin(value="https://download.pytorch.org/whl/cpu",
                            source="pytorch.org install matrix, CPU wheels", as_of=_IMAGES_AS_OF),
 }
-"""Versions and digests the project pins, with provenance. Helm chart versions and action SHAs join here."""
+"""Versions and digests the project pins, with provenance. Helm chart versions join here."""
+
+_ACTIONS_AS_OF = dt.date(2026, 11, 28)
+
+ACTIONS: dict[str, Pin] = {
+    name: Pin(value=sha, source=f"github.com/{name}, tag {tag}", as_of=_ACTIONS_AS_OF)
+    for name, sha, tag in (
+        ("actions/checkout", "08c6903cd8c0fde910a37f88322edcfb5dd907a8", "v5.0.0"),
+        ("actions/setup-python", "a26af69be951a213d495a4c3e4e4022e16d87065", "v5.6.0"),
+        ("actions/upload-artifact", "ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
+        ("aws-actions/configure-aws-credentials", "a03048d87541d1d9fcf2ecf528a4a65ba9bd7838", "v5.0.0"),
+        ("docker/setup-buildx-action", "e468171a9de216ec08956ac3ada2f0791b6bd435", "v3.11.1"),
+        ("pulumi/actions", "8e5e406f4007fca908480587cb9893c07090f58d", "v7.0.0"),
+    )
+}
+"""Third-party GitHub Actions the workflows use, by full commit SHA (a tag can be moved; a SHA cannot).
+The workflows name each SHA with its tag in a comment; a test keeps both equal to this table."""

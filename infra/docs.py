@@ -93,7 +93,45 @@ def cost_table() -> str:
     return "\n".join(lines)
 
 
-SECTIONS: dict[str, Callable[[], str]] = {"config-reference": config_reference, "cost-table": cost_table}
+SAMPLE_CHANGE = ("nat_gateways: single", "nat_gateways: per_az")
+"""The pull request the README's example preview comment shows: dev gets a NAT gateway per AZ."""
+
+
+def sample_repository(target: Path, root: Path = PROJECT_ROOT) -> Path:
+    """A git repository holding the Pulumi project at one commit, with the sample change uncommitted."""
+    import shutil
+    import subprocess
+
+    for part in ("infra", "policy", "stacks", "Pulumi.yaml", "pyproject.toml"):
+        source = root / part
+        if source.is_dir():
+            shutil.copytree(source, target / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target / part)
+    git = ["git", "-C", str(target), "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "base"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+    stack_file = target / "stacks" / "Pulumi.dev.yaml"
+    stack_file.write_text(stack_file.read_text().replace(*SAMPLE_CHANGE))
+    return target
+
+
+def preview_example() -> str:
+    """The plan-diff comment `preview.yml` posts, for the sample change."""
+    import os
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="hoist-example-") as tmp:
+        repo = sample_repository(Path(tmp) / "repo")
+        env = {**os.environ, "PYTHONPATH": str(repo)}
+        result = subprocess.run([sys.executable, "-m", "infra.cli", "plan", "--stack", "dev", "--diff", "HEAD"],
+                                cwd=repo, env=env, capture_output=True, text=True, check=True)
+    return "````markdown\n" + result.stdout.rstrip("\n") + "\n````"
+
+
+SECTIONS: dict[str, Callable[[], str]] = {"config-reference": config_reference, "cost-table": cost_table,
+                                          "preview-example": preview_example}
 
 
 def _between(match: re.Match[str], body: str) -> str:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from infra import docs
 from infra.config import PROJECT_ROOT
 from infra.outputs import StackOutputs, from_file
 
@@ -65,26 +66,10 @@ def test_all_three_stacks_plan_in_under_ten_seconds() -> None:
     assert elapsed < 10, f"planning all stacks took {elapsed:.1f}s"
 
 
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"})
-
-
 def test_diff_against_a_previous_commit_shows_changes_and_cost(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    for part in ("infra", "policy", "stacks", "Pulumi.yaml", "pyproject.toml"):
-        source = PROJECT_ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, repo / part)
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "base")
+    repo = docs.sample_repository(tmp_path / "repo")  # dev gets a NAT gateway per AZ
     stack_file = repo / "stacks" / "Pulumi.dev.yaml"
-    stack_file.write_text(stack_file.read_text().replace("nat_gateways: single", "nat_gateways: per_az")
-                          .replace("flow_log_retention_days: 14", "flow_log_retention_days: 30"))
+    stack_file.write_text(stack_file.read_text().replace("flow_log_retention_days: 14", "flow_log_retention_days: 30"))
 
     result = hoist("plan", "--stack", "dev", "--diff", "HEAD", cwd=repo)
     assert result.returncode == 0, result.stderr

@@ -1,0 +1,146 @@
+"""The GitHub workflows hoist's users run: schema-valid, zizmor-clean, hardened, and calling commands
+that exist with the flags they pass."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra import catalog, cli
+from infra.config import PROJECT_ROOT
+
+WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
+FILES = sorted(WORKFLOWS.glob("*.yml"))
+BIN = Path(sys.executable).parent
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s+(\S+)(?:\s+#\s*(.*))?$")
+
+
+def load(path: Path) -> dict[str, Any]:
+    document: dict[Any, Any] = yaml.safe_load(path.read_text())
+    # YAML 1.1 reads the key `on` as True.
+    document["on"] = document.pop(True, document.get("on"))
+    return document
+
+
+def steps(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(name, step) for name, job in document["jobs"].items() for step in job.get("steps", [])]
+
+
+def test_there_are_the_four_workflows() -> None:
+    assert {p.stem for p in FILES} == {"ci", "preview", "deploy", "deploy-stack", "drift"}
+
+
+def test_workflows_match_githubs_schema(tmp_path: Path) -> None:
+    check = [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows"]
+    result = subprocess.run([*check, *map(str, FILES)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\njobs:\n  x:\n    runs-onn: ubuntu-latest\n    steps: [{run: echo}]\n")
+    assert subprocess.run([*check, str(broken)], capture_output=True).returncode != 0
+
+
+def test_zizmor_finds_nothing_unexplained(tmp_path: Path) -> None:
+    result = subprocess.run([str(BIN / "zizmor"), "--offline", str(WORKFLOWS)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Every ignore carries its reason on the line above.
+    for path in FILES:
+        lines = path.read_text().splitlines()
+        for number, line in enumerate(lines):
+            if "zizmor: ignore" in line:
+                assert lines[number - 1].strip().startswith("#") and len(lines[number - 1]) > 30, f"{path}:{number}"
+    dangerous = tmp_path / "dangerous"
+    dangerous.mkdir()
+    (dangerous / "bad.yml").write_text(
+        "on: pull_request_target\npermissions: write-all\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@v4\n        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n"
+        "      - run: echo ${{ github.event.pull_request.title }}\n")
+    assert subprocess.run([str(BIN / "zizmor"), "--offline", str(dangerous)], capture_output=True).returncode != 0
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_third_party_actions_are_pinned_to_the_catalogs_shas(path: Path) -> None:
+    for line in path.read_text().splitlines():
+        match = USES.match(line)
+        if not match:
+            continue
+        reference, comment = match.groups()
+        if reference.startswith("./"):
+            continue
+        name, _, sha = reference.partition("@")
+        assert re.fullmatch(r"[0-9a-f]{40}", sha), f"{path.name}: {reference} is not pinned to a full SHA"
+        assert name in catalog.ACTIONS, f"{path.name}: {name} is not in catalog.ACTIONS"
+        pin = catalog.ACTIONS[name]
+        assert sha == pin.value, f"{path.name}: {name} at {sha}, the catalog pins {pin.value}"
+        assert comment and comment.split()[0] in pin.source, f"{path.name}: {name} names tag {comment}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_permissions_and_triggers_are_least_privilege(path: Path) -> None:
+    document = load(path)
+    assert document["permissions"] == {"contents": "read"}, "the workflow default grants read only"
+    triggers = document["on"] if isinstance(document["on"], dict) else {document["on"]: None}
+    assert not {"pull_request_target", "workflow_run"} & set(triggers)
+    for name, job in document["jobs"].items():
+        granted = job.get("permissions", {})
+        assert granted != "write-all" and all(v in ("read", "write", "none") for v in granted.values()), name
+    for job, step in steps(document):
+        if str(step.get("uses", "")).startswith("actions/checkout@"):
+            assert step.get("with", {}).get("persist-credentials") is False, f"{path.name}:{job} keeps the token"
+
+
+def test_jobs_holding_cloud_credentials_never_run_fork_code() -> None:
+    preview = load(WORKFLOWS / "preview.yml")
+    for name, job in preview["jobs"].items():
+        uses_credentials = "id-token" in job.get("permissions", {}) or "secrets." in yaml.safe_dump(job)
+        if uses_credentials:
+            assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository", name
+    # The diff job runs for forks with a read-only token: its comment step is skipped, the summary is not.
+    comment = next(s for _, s in steps(preview) if s.get("name", "").startswith("Sticky comment"))
+    assert "head.repo.full_name == github.repository" in comment["if"]
+
+
+def test_every_stack_update_is_serialised_per_stack() -> None:
+    up = load(WORKFLOWS / "deploy-stack.yml")["jobs"]["up"]
+    assert up["concurrency"] == {"group": "pulumi-${{ inputs.stack }}", "cancel-in-progress": False}
+    assert up["environment"] == "${{ inputs.stack }}"
+    commands = [s["with"]["command"] for s in up["steps"] if "pulumi/actions@" in str(s.get("uses"))]
+    assert commands == ["up", "preview"]
+    converged = next(s for s in up["steps"] if s.get("with", {}).get("command") == "preview")
+    assert converged["with"]["expect-no-changes"] is True and converged["with"]["policyPacks"] == "policy"
+    deploy = load(WORKFLOWS / "deploy.yml")["jobs"]
+    assert [deploy[s].get("needs") for s in ("dev", "staging", "prod")] == [None, "dev", "staging"]
+    drift = load(WORKFLOWS / "drift.yml")["jobs"]["drift"]
+    assert drift["concurrency"]["group"] == "pulumi-${{ matrix.stack }}-drift"
+    refresh = next(s for s in drift["steps"] if s.get("id") == "preview")
+    assert refresh["with"]["refresh"] is True and refresh["with"]["expect-no-changes"] is True
+
+
+def _commands(document: dict[str, Any]) -> list[list[str]]:
+    found = []
+    for _, step in steps(document):
+        for line in str(step.get("run", "")).splitlines():
+            line = line.strip().split(" > ")[0].split(" || ")[0]
+            if ".venv/bin/hoist" in line or line.startswith("make "):
+                words = shlex.split(line.replace('"$STACK"', "dev").replace('"$BASE_SHA"', "HEAD"))
+                found.append(words)
+    return found
+
+
+def test_the_commands_the_workflows_run_exist_with_their_flags() -> None:
+    commands = [c for path in FILES for c in _commands(load(path))]
+    hoist = [c[1:] for c in commands if c[0].endswith("/hoist")]
+    make = [c[1:] for c in commands if c[0] == "make"]
+    assert ["plan", "--stack", "dev", "--diff", "HEAD"] in hoist and ["build", "--stack", "dev"] in hoist
+    for argv in hoist:
+        cli.parser().parse_args(argv)  # exits on an unknown command or flag
+    for targets in make:
+        result = subprocess.run(["make", "-n", *targets], cwd=PROJECT_ROOT, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+    # `hoist plan --diff` against the previous commit of a small repository is tested in tests/infra/test_cli.py.
