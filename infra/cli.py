@@ -255,6 +255,47 @@ def _invoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_prepare(args: argparse.Namespace) -> int:
+    import subprocess
+
+    passthrough = ["--tokenizer", args.tokenizer, "--vocab-size", str(args.vocab_size),
+                   "--shard-tokens", str(args.shard_tokens), "--min-chars", str(args.min_chars),
+                   "--max-chars", str(args.max_chars), "--text-field", args.text_field]
+    if args.backend == "local":
+        if args.stack or args.dry_run or args.outputs or args.offline:
+            raise ConfigError("--stack, --dry-run, --outputs and --offline apply to --backend sagemaker")
+        # The training image's own entrypoint for the stage, run here.
+        argv = [sys.executable, "-m", "training.prepare", "--input", args.input, "--output", args.output,
+                "--workers", str(args.workers), *passthrough]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(PROJECT_ROOT),
+                                                                           os.environ.get("PYTHONPATH"))))}
+        return subprocess.run(argv, env=env, check=False).returncode
+
+    from infra import sagemaker_jobs
+    from infra.config import load_stack
+
+    if not args.stack:
+        raise ConfigError("--backend sagemaker needs --stack")
+    if args.offline and not args.dry_run:
+        raise ConfigError("--offline outputs name no real role or bucket; add --dry-run, or read the deployed stack")
+    if args.tokenizer == "bpe" and args.instances > 1:
+        raise ConfigError("--tokenizer bpe with --instances > 1: each instance would learn its own vocabulary; "
+                          "use one instance, or the byte tokenizer")
+    request = sagemaker_jobs.prepare_job(args.stack, load_stack(args.stack), load_outputs(args), args.input,
+                                         args.output, passthrough, instances=args.instances,
+                                         instance_type=args.instance_type, dry_run=args.dry_run)
+    if args.dry_run:
+        sys.stdout.write(json.dumps(request.params, indent=2, sort_keys=True) + "\n")
+        print("hoist data prepare: dry run; the request matches botocore's CreateProcessingJob shape; "
+              "nothing was sent", file=sys.stderr)
+    else:
+        print(f"hoist data prepare: started SageMaker Processing job {request.name}", file=sys.stderr)
+    if args.instances > 1:
+        print(f"hoist data prepare: each instance writes {args.output.rstrip('/')}/<host>/; when the job ends, run "
+              f"python -m training.prepare --merge --output {args.output}", file=sys.stderr)
+    return 0
+
+
 def add_outputs_source(command: argparse.ArgumentParser) -> None:
     source = command.add_mutually_exclusive_group()
     source.add_argument("--outputs", metavar="FILE", help="read stack outputs from a JSON file")
@@ -310,6 +351,27 @@ def parser() -> argparse.ArgumentParser:
     invoke.add_argument("--accept", default="application/json", help="accepted response type")
     add_outputs_source(invoke)
     invoke.set_defaults(run=_invoke)
+
+    data = commands.add_parser("data", help="data preparation")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    prepare = data_commands.add_parser("prepare", help="clean, deduplicate and tokenise raw text into shards")
+    prepare.add_argument("--input", required=True, help="directory or s3:// prefix of *.txt / *.jsonl files")
+    prepare.add_argument("--output", required=True, help="directory or s3:// prefix for the shards")
+    prepare.add_argument("--backend", choices=("local", "sagemaker"), default="local",
+                         help="local processes, or a SageMaker Processing job of --stack on the training image")
+    prepare.add_argument("--stack", help="the stack whose image, role, network and buckets the job uses")
+    prepare.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="local processes")
+    prepare.add_argument("--instances", type=int, default=1, help="SageMaker instances (input split by S3 key)")
+    prepare.add_argument("--instance-type", default="ml.m5.2xlarge", help="SageMaker Processing instance type")
+    prepare.add_argument("--tokenizer", choices=("byte", "bpe"), default="byte", help="byte-level or trained BPE")
+    prepare.add_argument("--vocab-size", type=int, default=8192, help="BPE vocabulary size")
+    prepare.add_argument("--shard-tokens", type=int, default=1 << 24, help="tokens per shard")
+    prepare.add_argument("--min-chars", type=int, default=1, help="drop shorter cleaned documents")
+    prepare.add_argument("--max-chars", type=int, default=1_000_000, help="drop longer cleaned documents")
+    prepare.add_argument("--text-field", default="text", help="the JSON lines field holding the text")
+    prepare.add_argument("--dry-run", action="store_true", help="sagemaker: print the request, send nothing")
+    add_outputs_source(prepare)
+    prepare.set_defaults(run=_data_prepare)
 
     local = commands.add_parser("local", help="the whole lifecycle on this machine: plan, train, serve, invoke")
     local.add_argument("--workdir", help="where the run writes everything (default: runs/local/<time>)")

@@ -103,16 +103,12 @@ def _create_kwargs(stack: str, cfg: StackConfig, outputs: StackOutputs, name: st
     }
 
 
-def submit(stack: str, cfg: StackConfig, outputs: StackOutputs, overrides: Sequence[str], *, dry_run: bool,
-           now: dt.datetime | None = None) -> JobRequest:
-    """Build the job with the SDK and send it, or, for a dry run, only build it."""
+def _send(operation: str, create: Any, kwargs: dict[str, Any], region: str, dry_run: bool) -> dict[str, Any]:
+    """Call ``create`` (an SDK resource's ``create``) and return the request parameters botocore built;
+    a dry run stops just before anything is sent. The request is checked against botocore's model."""
     import boto3
-    from sagemaker.core.resources import Tag, TrainingJob
 
-    name = job_name(stack, now or dt.datetime.now(dt.UTC))
-    kwargs = _create_kwargs(stack, cfg, outputs, name, overrides)
-    kwargs["tags"] = [Tag(**tag) for tag in kwargs["tags"]]
-    session = boto3.Session(region_name=outputs.region)
+    session = boto3.Session(region_name=region)
     captured: dict[str, Any] = {}
 
     def capture(params: dict[str, Any], **_: Any) -> None:
@@ -120,10 +116,68 @@ def submit(stack: str, cfg: StackConfig, outputs: StackOutputs, overrides: Seque
         if dry_run:
             raise _Captured(params)
 
-    session.events.register("before-parameter-build.sagemaker.CreateTrainingJob", capture)
+    session.events.register(f"before-parameter-build.sagemaker.{operation}", capture)
     with contextlib.suppress(_Captured):
-        TrainingJob.create(**kwargs, session=session, region=outputs.region)
-    errors = aws_shapes.request_errors("sagemaker", "CreateTrainingJob", captured)
+        create(**kwargs, session=session, region=region)
+    errors = aws_shapes.request_errors("sagemaker", operation, captured)
     if errors:
-        raise ConfigError(f"CreateTrainingJob request is invalid: {errors[0]}")
-    return JobRequest(name, captured)
+        raise ConfigError(f"{operation} request is invalid: {errors[0]}")
+    return captured
+
+
+def submit(stack: str, cfg: StackConfig, outputs: StackOutputs, overrides: Sequence[str], *, dry_run: bool,
+           now: dt.datetime | None = None) -> JobRequest:
+    """Build the training job with the SDK and send it, or, for a dry run, only build it."""
+    from sagemaker.core.resources import Tag, TrainingJob
+
+    name = job_name(stack, now or dt.datetime.now(dt.UTC))
+    kwargs = _create_kwargs(stack, cfg, outputs, name, overrides)
+    kwargs["tags"] = [Tag(**tag) for tag in kwargs["tags"]]
+    return JobRequest(name, _send("CreateTrainingJob", TrainingJob.create, kwargs, outputs.region, dry_run))
+
+
+PROCESSING_INPUT = "/opt/ml/processing/input"
+PROCESSING_OUTPUT = "/opt/ml/processing/output"
+
+
+def prepare_job(stack: str, cfg: StackConfig, outputs: StackOutputs, input_uri: str, output_uri: str,
+                prepare_args: Sequence[str], *, instances: int, instance_type: str, dry_run: bool,
+                now: dt.datetime | None = None) -> JobRequest:
+    """``python -m training.prepare`` as a SageMaker Processing job on the training image: the input
+    is split across ``instances`` by S3 key, each instance writes ``<output>/<host>/`` (merged after)."""
+    from sagemaker.core import shapes
+    from sagemaker.core.resources import ProcessingJob
+
+    datasets = outputs.bucket_uri("datasets")
+    if not input_uri.startswith(datasets) or not output_uri.startswith(f"{datasets}prepared/"):
+        raise ConfigError(f"--input must be under {datasets} and --output under {datasets}prepared/ "
+                          "(the buckets the job's role may read and write)")
+    if instance_type not in aws_shapes.enum_values("sagemaker", "ProcessingInstanceType"):
+        raise ConfigError(f"--instance-type {instance_type}: not a SageMaker Processing instance type")
+    if "training" not in outputs.images or outputs.training_jobs is None:
+        raise ConfigError(f"stack {stack} has no training image digest or job role yet")
+    name = job_name(stack, now or dt.datetime.now(dt.UTC)).replace("hoist-", "hoist-prepare-", 1)[:63]
+    kwargs: dict[str, Any] = {
+        "processing_job_name": name,
+        "role_arn": outputs.training_jobs.role_arn,
+        "processing_resources": shapes.ProcessingResources(cluster_config=shapes.ProcessingClusterConfig(
+            instance_count=instances, instance_type=instance_type, volume_size_in_gb=cfg.training_jobs.volume_gb,
+            volume_kms_key_id=outputs.kms_key_arn)),
+        "app_specification": shapes.AppSpecification(
+            image_uri=outputs.images["training"], container_entrypoint=["python", "-m", "training.prepare"],
+            container_arguments=["--input", PROCESSING_INPUT, "--output", PROCESSING_OUTPUT, *prepare_args]),
+        "processing_inputs": [shapes.ProcessingInput(input_name="raw", s3_input=shapes.ProcessingS3Input(
+            s3_uri=input_uri, local_path=PROCESSING_INPUT, s3_data_type="S3Prefix", s3_input_mode="File",
+            s3_data_distribution_type="ShardedByS3Key" if instances > 1 else "FullyReplicated"))],
+        "processing_output_config": shapes.ProcessingOutputConfig(kms_key_id=outputs.kms_key_arn, outputs=[
+            shapes.ProcessingOutput(output_name="shards", s3_output=shapes.ProcessingS3Output(
+                s3_uri=output_uri, local_path=PROCESSING_OUTPUT, s3_upload_mode="EndOfJob"))]),
+        "network_config": shapes.NetworkConfig(
+            enable_inter_container_traffic_encryption=True, enable_network_isolation=True,
+            vpc_config=shapes.VpcConfig(security_group_ids=[outputs.training_jobs.security_group_id],
+                                        subnets=list(outputs.private_subnet_ids))),
+        "stopping_condition": shapes.ProcessingStoppingCondition(
+            max_runtime_in_seconds=int(cfg.training_jobs.max_runtime_hours * 3600)),
+        "tags": [{"key": "hoist:stack", "value": stack}, {"key": "hoist:environment", "value": cfg.environment}],
+    }
+    return JobRequest(name, _send("CreateProcessingJob", ProcessingJob.create, kwargs, outputs.region, dry_run))

@@ -52,6 +52,8 @@ class Manifest(BaseModel):
     dtype: Literal["uint16", "uint32"]
     shards: list[Shard] = Field(min_length=1)
     cleaning: dict[str, int] = Field(default_factory=dict)
+    fingerprint: str | None = None
+    """sha256 of the input files and settings that produced the shards; a re-run with the same is a no-op."""
 
 
 def read_manifest(uri: str) -> Manifest:

@@ -39,6 +39,17 @@ class Store(ABC):
     def exists(self, name: str) -> bool: ...
 
     @abstractmethod
+    def write_bytes(self, name: str, data: bytes) -> None:
+        """Write ``name`` so that a reader sees either nothing, the old object or all of ``data``."""
+
+    @abstractmethod
+    def files(self) -> list[str]:
+        """Every object under the store, as relative names, sorted."""
+
+    @abstractmethod
+    def delete(self, name: str) -> None: ...
+
+    @abstractmethod
     def children(self) -> list[str]:
         """Names of the top-level "directories" under the root."""
 
@@ -79,6 +90,25 @@ class LocalStore(Store):
 
     def exists(self, name: str) -> bool:
         return (self.root / name).exists()
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with tmp.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+
+    def files(self) -> list[str]:
+        if not self.root.exists():
+            return []
+        return sorted(str(p.relative_to(self.root)) for p in self.root.rglob("*")
+                      if p.is_file() and not p.name.startswith("."))
+
+    def delete(self, name: str) -> None:
+        (self.root / name).unlink(missing_ok=True)
 
     def children(self) -> list[str]:
         if not self.root.exists():
@@ -146,6 +176,18 @@ class S3Store(Store):
                 return False
             raise
         return True
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        writer = self.client.put_object(self.bucket, self._key(name))
+        writer.write(data)
+        writer.close()  # type: ignore[no-untyped-call]
+
+    def files(self) -> list[str]:
+        root = f"{self.prefix}/" if self.prefix else ""
+        return sorted(key[len(root):] for key in self._keys(root))
+
+    def delete(self, name: str) -> None:
+        self.client.delete_object(self.bucket, self._key(name))
 
     def _keys(self, prefix: str) -> list[str]:
         keys: list[str] = []

@@ -45,6 +45,9 @@ class TrainingJobs(pulumi.ComponentResource):
         aws.iam.RolePolicy(f"{name}-training-job", role=self.role.id, policy=document(
             {"Sid": "ReadDatasets", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
              "Resource": [datasets.arn, pulumi.Output.concat(datasets.arn, "/*")]},
+            # SageMaker Processing uploads prepared shards here for the job.
+            {"Sid": "WritePreparedDatasets", "Effect": "Allow", "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+             "Resource": pulumi.Output.concat(datasets.arn, "/prepared/*")},
             {"Sid": "ReadWriteCheckpoints", "Effect": "Allow",
              "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket",
                         "s3:AbortMultipartUpload"],

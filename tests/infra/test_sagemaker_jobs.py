@@ -122,3 +122,44 @@ def test_training_role_reaches_only_the_stacks_buckets_image_and_key() -> None:
     security_group = next(r for r in planned_dev.of_type("aws:ec2/securityGroup:SecurityGroup")
                           if r.component == "hoist:training:TrainingJobs")
     assert [rule["self"] for rule in security_group.inputs["ingress"]] == [True], "only the job's own instances"
+
+
+def _datasets(stack: str) -> str:
+    return outputs_of(stack).bucket_uri("datasets")
+
+
+def test_prepare_processing_job_dry_run_matches_botocore(capsys: pytest.CaptureFixture[str]) -> None:
+    datasets = _datasets("staging")
+    argv = ["data", "prepare", "--backend", "sagemaker", "--stack", "staging", "--offline", "--dry-run",
+            "--input", f"{datasets}raw/", "--output", f"{datasets}prepared/v1/", "--instances", "3"]
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    request = json.loads(captured.out)
+    assert aws_shapes.request_errors("sagemaker", "CreateProcessingJob", request) == []
+    outputs = outputs_of("staging")
+    assert request["AppSpecification"]["ImageUri"] == outputs.images["training"]
+    assert request["AppSpecification"]["ContainerEntrypoint"] == ["python", "-m", "training.prepare"]
+    (source,) = request["ProcessingInputs"]
+    assert source["S3Input"]["S3DataDistributionType"] == "ShardedByS3Key"
+    assert source["S3Input"]["S3Uri"] == f"{datasets}raw/"
+    assert request["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] == f"{datasets}prepared/v1/"
+    assert request["ProcessingOutputConfig"]["KmsKeyId"] == outputs.kms_key_arn
+    assert request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 3
+    assert request["NetworkConfig"]["EnableNetworkIsolation"] is True
+    assert request["NetworkConfig"]["VpcConfig"]["Subnets"] == outputs.private_subnet_ids
+    assert "--merge --output" in captured.err
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--output", "s3://elsewhere/prepared/"], "--output under s3://"),
+    (["--instance-type", "ml.nope.large"], "not a SageMaker Processing instance type"),
+    (["--tokenizer", "bpe", "--instances", "2"], "each instance would learn its own vocabulary"),
+])
+def test_bad_prepare_job_input_is_one_line(extra: list[str], message: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    datasets = _datasets("dev")
+    argv = ["data", "prepare", "--backend", "sagemaker", "--stack", "dev", "--offline", "--dry-run",
+            "--input", f"{datasets}raw/", "--output", f"{datasets}prepared/x/", *extra]
+    assert cli.main(argv) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1

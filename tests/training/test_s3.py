@@ -2,51 +2,23 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
 
-from tests.serving.server import free_port
 from tests.training.runner import TINY, launch, result_of
+from tests.training.s3server import client as _client
+from tests.training.s3server import s3_server
 
 pytestmark = pytest.mark.slow
 BUCKET = "hoist-test-checkpoints"
 
 
-def _client(env: dict[str, str]) -> Any:
-    return boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
 @pytest.fixture(scope="module")
 def s3_env() -> Iterator[dict[str, str]]:
-    port = free_port()
-    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        _client(env).create_bucket(Bucket=BUCKET)
+    with s3_server(BUCKET) as env:
         yield env
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def _keys(env: dict[str, str], prefix: str) -> set[str]:
