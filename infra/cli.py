@@ -296,6 +296,18 @@ def _data_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _optimize(args: argparse.Namespace) -> int:
+    import subprocess
+
+    # The training image's entrypoint for the stage, run here.
+    argv = [sys.executable, "-m", "training.optimize", "--model", args.model, "--output", args.output,
+            "--target", args.target, "--bits", str(args.bits), "--max-accuracy-drop", str(args.max_accuracy_drop),
+            "--problems", str(args.problems)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(PROJECT_ROOT),
+                                                                       os.environ.get("PYTHONPATH"))))}
+    return subprocess.run(argv, env=env, check=False).returncode
+
+
 def add_outputs_source(command: argparse.ArgumentParser) -> None:
     source = command.add_mutually_exclusive_group()
     source.add_argument("--outputs", metavar="FILE", help="read stack outputs from a JSON file")
@@ -372,6 +384,16 @@ def parser() -> argparse.ArgumentParser:
     prepare.add_argument("--dry-run", action="store_true", help="sagemaker: print the request, send nothing")
     add_outputs_source(prepare)
     prepare.set_defaults(run=_data_prepare)
+
+    optimize = commands.add_parser("optimize", help="optimise a model artifact for CPU (int8) or GPU (bf16)")
+    optimize.add_argument("--model", required=True, help="model.tar.gz (path or s3://) or an unpacked artifact")
+    optimize.add_argument("--output", required=True, help="directory or s3:// prefix for the optimised artifact")
+    optimize.add_argument("--target", required=True, choices=("cpu", "gpu"), help="cpu: int8 weights; gpu: bf16")
+    optimize.add_argument("--bits", type=int, default=8, help="cpu: bits per weight (default 8)")
+    optimize.add_argument("--max-accuracy-drop", type=float, default=1.0,
+                          help="refuse (exit 3) when exact match falls by more points than this")
+    optimize.add_argument("--problems", type=int, default=500, help="held-out problems to score")
+    optimize.set_defaults(run=_optimize)
 
     local = commands.add_parser("local", help="the whole lifecycle on this machine: plan, train, serve, invoke")
     local.add_argument("--workdir", help="where the run writes everything (default: runs/local/<time>)")

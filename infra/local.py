@@ -2,18 +2,24 @@
 images run.
 
 1. plan the dev stack offline (resources, policy pack, monthly cost);
-2. train the reference model with torchrun workers through ``python -m training.launch``, with
-   checkpoints and the exported ``model.tar.gz`` in a local "bucket" directory;
-3. extract the artifact into a temporary ``/opt/ml/model`` and start ``python -m serving serve`` as
-   SageMaker starts the serving image;
-4. wait for ``/ping``, send held-out problems through ``/invocations`` from concurrent clients, and
-   report exact-match accuracy, latency and where every artifact is.
+2. prepare a generated raw corpus of addition facts into token shards (``python -m training.prepare``),
+   into the local datasets "bucket";
+3. train the reference model with torchrun workers through ``python -m training.launch``, with
+   checkpoints and the exported ``model.tar.gz`` in the local models "bucket" (the reference model
+   learns from the task's own generator; the prepared shards are what a language-model run reads);
+4. optimise it for CPU (``python -m training.optimize``: int8 weights), refused if accuracy drops;
+5. for the original and the optimised artifact: extract it into an ``/opt/ml/model`` layout, start
+   ``python -m serving serve`` as SageMaker starts the serving image, wait for ``/ping``, and send
+   held-out problems through ``/invocations`` from concurrent clients;
+6. report each stage's time and result, both models' accuracy and latency side by side, and where
+   every artifact is.
 
 Every child runs in a session of its own and is stopped however the run ends (Ctrl-C included).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -86,6 +92,18 @@ class Layout:
         return self.workdir / "opt" / "ml" / "model"
 
     @property
+    def optimized_model_dir(self) -> Path:
+        return self.workdir / "opt-optimized" / "ml" / "model"
+
+    @property
+    def raw(self) -> Path:
+        return self.workdir / "raw"
+
+    @property
+    def datasets(self) -> Path:
+        return self.bucket / "datasets"
+
+    @property
     def logs(self) -> Path:
         return self.workdir / "logs"
 
@@ -102,7 +120,9 @@ class Summary:
     workdir: str
     stages: list[StageResult] = field(default_factory=list)
     plan: dict[str, Any] = field(default_factory=dict)
+    prepare: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    optimize: dict[str, Any] = field(default_factory=dict)
     serving: dict[str, Any] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
 
@@ -175,13 +195,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(layout: Layout, artifact: Path, timeout_s: float = 120.0) -> Iterator[str]:
+def serving(layout: Layout, artifact: Path, timeout_s: float = 120.0,
+            model_dir: Path | None = None) -> Iterator[str]:
     """The serving entrypoint on 127.0.0.1, serving ``artifact`` from an /opt/ml layout, until the block ends."""
-    layout.model_dir.mkdir(parents=True, exist_ok=True)
+    model_dir = model_dir or layout.model_dir
+    model_dir.mkdir(parents=True, exist_ok=True)
     with tarfile.open(artifact) as archive:
-        archive.extractall(layout.model_dir, filter="data")
+        archive.extractall(model_dir, filter="data")
     port = _free_port()
-    env = _child_env(SM_MODEL_DIR=str(layout.model_dir), SAGEMAKER_BIND_TO_PORT=str(port), HOIST_HOST="127.0.0.1")
+    env = _child_env(SM_MODEL_DIR=str(model_dir), SAGEMAKER_BIND_TO_PORT=str(port), HOIST_HOST="127.0.0.1")
     stderr = layout.logs / "serving.log"
     url = f"http://127.0.0.1:{port}"
     with running([sys.executable, "-m", "serving", "serve"], env=env, stdout=layout.logs / "serving.stdout",
@@ -258,6 +280,15 @@ def run(settings: LocalSettings, console: Console) -> Summary:
         stage("plan", started, progress.tasks[task].fields["note"])
 
         started = time.monotonic()
+        task = progress.add_task("prepare", total=1, note=f"{settings.nproc} processes")
+        summary.prepare = prepare_stage(layout, settings.seed, settings.nproc)
+        progress.update(task, completed=1)
+        cleaning = summary.prepare["cleaning"]
+        stage("prepare", started, f"{cleaning['documents_kept']} of {cleaning['documents_read']} documents kept "
+              f"({cleaning['dropped_duplicates']} duplicates), {summary.prepare['tokens']} tokens in "
+              f"{summary.prepare['shards']} shards")
+
+        started = time.monotonic()
         from training.config import build as training_config
 
         steps = training_config(settings.recipe, [*settings.overrides, *(
@@ -269,24 +300,80 @@ def run(settings: LocalSettings, console: Console) -> Summary:
 
         started = time.monotonic()
         artifact = Path(summary.training["artifact"])
+        task = progress.add_task("optimize", total=1, note="int8 weights for CPU")
+        summary.optimize = optimize_stage(layout, artifact, settings.problems, settings.seed)
+        progress.update(task, completed=1)
+        stage("optimize", started, f"{summary.optimize['method']}: weights x{summary.optimize['size_ratio']}, "
+              f"accuracy drop {summary.optimize['accuracy_drop_points']} points")
+
         config = json.loads(_extract_config(artifact))
         problems = heldout_problems(settings.problems, config["task"]["digits"], settings.seed)
-        task = progress.add_task("serve", total=len(problems), note="starting")
-        with serving(layout, artifact) as url:
-            progress.update(task, note=f"{url} ready")
-            stage("serve", started, f"ready at {url}")
+        optimized = Path(summary.optimize["artifact"])
+        for name, model, model_dir in (("original", artifact, layout.model_dir),
+                                       ("optimized", optimized, layout.optimized_model_dir)):
             started = time.monotonic()
-            summary.serving = invoke_stage(url, problems, settings.clients, lambda: progress.advance(task))
-        stage("invoke", started, f"exact match {summary.serving['exact_match']:.1%} on {len(problems)} held-out, "
-              f"p50 {summary.serving['p50_ms']} ms, p99 {summary.serving['p99_ms']} ms")
+            task = progress.add_task("serve", total=len(problems), note=f"{name}: starting")
+            with serving(layout, model, model_dir=model_dir) as url:
+                progress.update(task, note=f"{name}: {url} ready")
+                stage(f"serve {name}", started, f"ready at {url}")
+                started = time.monotonic()
+                result = invoke_stage(url, problems, settings.clients, functools.partial(progress.advance, task))
+            summary.serving[name] = result
+            stage(f"invoke {name}", started, f"exact match {result['exact_match']:.1%} on {len(problems)} "
+                  f"held-out, p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms")
 
     summary.artifacts = {
+        "raw corpus": str(layout.raw), "shards": str(layout.datasets / "addition"),
         "checkpoints": str(layout.checkpoints), "metrics": str(layout.training_output / "metrics.jsonl"),
         "loss curve": str(layout.training_output / "loss_curve.png"), "model": str(artifact),
-        "serving layout": str(layout.model_dir), "logs": str(layout.logs),
+        "optimized model": str(optimized), "serving layout": str(layout.model_dir), "logs": str(layout.logs),
     }
     (settings.workdir / "summary.json").write_text(json.dumps(asdict(summary), indent=2) + "\n")
     return summary
+
+
+def generated_corpus(directory: Path, seed: int, documents: int = 4000) -> None:
+    """Raw addition facts as JSON lines, with the faults a real corpus has: repeated documents, runs of
+    blanks, stray control characters and an empty record."""
+    import random
+
+    rng = random.Random(seed)  # noqa: S311 (sample data, not secrets)
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for index in range(documents):
+        a, b = rng.randrange(1000), rng.randrange(1000)
+        text = f"{a} + {b} = {a + b}" if index % 7 else f"{a}  +\t{b}\u0007 =  {a + b}"
+        lines.append(json.dumps({"text": text}))
+        if index % 20 == 0:
+            lines.append(json.dumps({"text": text}))  # a repeated document
+    lines.append(json.dumps({"text": ""}))
+    for part in range(4):
+        (directory / f"part-{part}.jsonl").write_text("\n".join(lines[part::4]) + "\n")
+
+
+def prepare_stage(layout: Layout, seed: int, workers: int) -> dict[str, Any]:
+    generated_corpus(layout.raw, seed)
+    stdout, stderr = layout.logs / "prepare.stdout", layout.logs / "prepare.log"
+    argv = [sys.executable, "-m", "training.prepare", "--input", str(layout.raw), "--output",
+            str(layout.datasets / "addition"), "--workers", str(workers), "--shard-tokens", "65536"]
+    with running(argv, env=_child_env(), stdout=stdout, stderr=stderr) as process:
+        process.wait()
+    if process.returncode != 0:
+        raise LocalRunError(f"data preparation failed (exit {process.returncode}): {_tail(stderr)} — log: {stderr}")
+    report: dict[str, Any] = json.loads(stdout.read_text().strip().splitlines()[-1])
+    return report
+
+
+def optimize_stage(layout: Layout, artifact: Path, problems: int, seed: int) -> dict[str, Any]:
+    stdout, stderr = layout.logs / "optimize.stdout", layout.logs / "optimize.log"
+    argv = [sys.executable, "-m", "training.optimize", "--model", str(artifact), "--output",
+            str(layout.models / "optimized"), "--target", "cpu", "--problems", str(problems), "--seed", str(seed)]
+    with running(argv, env=_child_env(), stdout=stdout, stderr=stderr) as process:
+        process.wait()
+    if process.returncode != 0:
+        raise LocalRunError(f"optimisation failed (exit {process.returncode}): {_tail(stderr)} — log: {stderr}")
+    report: dict[str, Any] = json.loads(stdout.read_text().strip().splitlines()[-1])
+    return report
 
 
 def _extract_config(artifact: Path) -> str:
@@ -304,6 +391,16 @@ def print_summary(summary: Summary, console: Console) -> None:
     for s in summary.stages:
         stages.add_row(s.name, f"{s.seconds:.1f}", s.result)
     console.print(stages)
+    models = Table(title="original and optimised model, served", title_justify="left")
+    for column in ("model", "exact match", "p50 ms", "p99 ms", "weights"):
+        models.add_column(column)
+    sizes = {"original": summary.optimize.get("before", {}).get("weights_bytes"),
+             "optimized": summary.optimize.get("after", {}).get("weights_bytes")}
+    for name, result in summary.serving.items():
+        size = sizes.get(name)
+        models.add_row(name, f"{result['exact_match']:.1%}", str(result["p50_ms"]), str(result["p99_ms"]),
+                       f"{size / 1e6:.2f} MB" if size else "-")
+    console.print(models)
     artifacts = Table(show_header=False, box=None)
     for name, path in summary.artifacts.items():
         artifacts.add_row(name, path)

@@ -61,10 +61,16 @@ def export(model: GPT, task: dict[str, object], output_uri: str, sagemaker_model
     with tempfile.TemporaryDirectory(prefix="hoist-export-") as tmp:
         layout = Path(tmp) / "model"
         write_layout(model, task, layout)
-        archive = Path(tmp) / "model.tar.gz"
-        with tarfile.open(archive, "w:gz") as tar:
+        return archive(layout, output_uri)
+
+
+def archive(layout: Path, output_uri: str) -> str:
+    """Pack an unpacked artifact as ``model.tar.gz`` under ``output_uri``; returns its location."""
+    with tempfile.TemporaryDirectory(prefix="hoist-archive-") as tmp:
+        packed = Path(tmp) / "model.tar.gz"
+        with tarfile.open(packed, "w:gz") as tar:
             for path in sorted(layout.rglob("*")):
-                tar.add(path, arcname=str(path.relative_to(layout)), recursive=False)
-        store = open_store(output_uri)
-        store.upload(archive, "model.tar.gz")
+                if "__pycache__" not in path.parts:
+                    tar.add(path, arcname=str(path.relative_to(layout)), recursive=False)
+        open_store(output_uri).upload(packed, "model.tar.gz")
     return f"{output_uri.rstrip('/')}/model.tar.gz"

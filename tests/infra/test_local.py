@@ -48,12 +48,18 @@ def test_local_lifecycle_end_to_end(tmp_path: Path) -> None:
     assert elapsed < 300, f"hoist local took {elapsed:.0f} s; the README promises under 5 minutes"
 
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert [s["name"] for s in summary["stages"]] == ["plan", "train", "serve", "invoke"]
+    assert [s["name"] for s in summary["stages"]] == ["plan", "prepare", "train", "optimize", "serve original",
+                                                      "invoke original", "serve optimized", "invoke optimized"]
     assert summary["plan"]["violations"] == 0 and summary["plan"]["monthly_usd"] > 0
-    serving = summary["serving"]
-    assert serving["problems"] == HELDOUT_PROBLEMS
-    assert serving["exact_match"] >= MIN_EXACT_MATCH, serving
-    assert 0 < serving["p50_ms"] <= serving["p99_ms"]
+    cleaning = summary["prepare"]["cleaning"]
+    assert cleaning["dropped_duplicates"] > 0 and cleaning["control_characters_removed"] > 0
+    assert cleaning["documents_kept"] == cleaning["documents_read"] - cleaning["dropped_duplicates"] - 1
+    assert summary["optimize"]["size_ratio"] < 0.35 and summary["optimize"]["accuracy_drop_points"] <= 1.0
+    for model in ("original", "optimized"):
+        serving = summary["serving"][model]
+        assert serving["problems"] == HELDOUT_PROBLEMS
+        assert serving["exact_match"] >= MIN_EXACT_MATCH, (model, serving)
+        assert 0 < serving["p50_ms"] <= serving["p99_ms"]
 
     artifacts = {name: Path(path) for name, path in summary["artifacts"].items()}
     assert (artifacts["checkpoints"] / "latest").read_text().strip()
@@ -64,6 +70,9 @@ def test_local_lifecycle_end_to_end(tmp_path: Path) -> None:
     with tarfile.open(artifacts["model"]) as archive:
         assert {"model.safetensors", "config.json", "code/inference.py"} <= set(archive.getnames())
     assert (artifacts["serving layout"] / "code" / "inference.py").is_file()
+    assert (artifacts["shards"] / "manifest.json").is_file()
+    with tarfile.open(artifacts["optimized model"]) as archive:
+        assert "optimization.json" in archive.getnames()
     # The printed report names the accuracy and where the model is.
     assert "exact match" in result.stdout and str(artifacts["model"]) in result.stdout.replace("\n", "")
     assert not processes_mentioning(str(tmp_path)), "no child outlives the run"

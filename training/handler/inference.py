@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from addition_task import END, answer_from_generated, encode, prompt
 from gpt_model import GPT, GPTConfig
-from safetensors.torch import load_model
+from safetensors.torch import load_file, load_model
 
 SUPPORTED_CONTENT_TYPES = ("application/json",)
 SUPPORTED_ACCEPT_TYPES = ("application/json",)
@@ -38,11 +38,33 @@ def model_fn(model_dir: str) -> Bundle:
         raise ValueError(f"this handler serves the addition task, not {config['task']['name']!r}; "
                          "ship an inference.py for your task")
     model = GPT(GPTConfig(**config["model"]))
-    load_model(model, str(Path(model_dir) / "model.safetensors"))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    optimization = _load_weights(model, Path(model_dir))
+    if optimization == "bf16" and device.type == "cuda":
+        model = model.to(torch.bfloat16)
     global MAX_DIGITS
     MAX_DIGITS = int(config["task"]["digits"])
     return Bundle(model.to(device).eval(), MAX_DIGITS, device)
+
+
+def _load_weights(model: GPT, model_dir: Path) -> str | None:
+    """Load the weights; an optimised artifact (``optimization.json``) stores int8 linear weights with
+    per-channel scales, or bf16 weights. Returns the optimisation method, if any."""
+    weights = model_dir / "model.safetensors"
+    optimization_file = model_dir / "optimization.json"
+    if not optimization_file.exists():
+        load_model(model, str(weights))
+        return None
+    method = str(json.loads(optimization_file.read_text())["method"])
+    tensors = load_file(str(weights))
+    for key in [k for k in tensors if k.endswith(".weight_int8")]:
+        prefix = key.removesuffix(".weight_int8")
+        # Dequantised once, at load: on CPU at these sizes fp32 matmuls beat int8 kernels.
+        tensors[f"{prefix}.weight"] = tensors.pop(key).float() * tensors.pop(f"{prefix}.weight_scale")[:, None]
+    missing, unexpected = model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
+    if unexpected or set(missing) - {"token_embedding.weight"}:  # the embedding is tied to head.weight
+        raise ValueError(f"model.safetensors does not fit the model: missing {missing}, unexpected {unexpected}")
+    return method
 
 
 def _parse_problem(text: Any, digits: int) -> tuple[int, int]:
