@@ -17,7 +17,9 @@ from pathlib import Path
 from training.data import read_manifest
 from training.prepare import Settings, prepare
 
-WORDS = ["model", "train", "data", "shard", "token", "clean", "text", "batch", "layer", "cloud", "stack", "node", "pool", "cluster", "serve", "endpoint", "image", "digest", "promote", "rollout", "alarm", "budget", "policy", "preview"]
+WORDS = ["model", "train", "data", "shard", "token", "clean", "text", "batch", "layer", "cloud", "stack",
+         "node", "pool", "cluster", "serve", "endpoint", "image", "digest", "promote", "rollout", "alarm",
+         "budget", "policy", "preview"]
 
 
 def corpus(directory: Path, megabytes: float, files: int = 16) -> None:
