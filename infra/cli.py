@@ -265,11 +265,11 @@ def _data_prepare(args: argparse.Namespace) -> int:
         if args.stack or args.dry_run or args.outputs or args.offline:
             raise ConfigError("--stack, --dry-run, --outputs and --offline apply to --backend sagemaker")
         # The training image's own entrypoint for the stage, run here.
+        from infra.local import child_env
+
         argv = [sys.executable, "-m", "training.prepare", "--input", args.input, "--output", args.output,
                 "--workers", str(args.workers), *passthrough]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(PROJECT_ROOT),
-                                                                           os.environ.get("PYTHONPATH"))))}
-        return subprocess.run(argv, env=env, check=False).returncode
+        return subprocess.run(argv, env=child_env(), check=False).returncode
 
     from infra import sagemaker_jobs
     from infra.config import load_stack
@@ -303,9 +303,9 @@ def _optimize(args: argparse.Namespace) -> int:
     argv = [sys.executable, "-m", "training.optimize", "--model", args.model, "--output", args.output,
             "--target", args.target, "--bits", str(args.bits), "--max-accuracy-drop", str(args.max_accuracy_drop),
             "--problems", str(args.problems)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(PROJECT_ROOT),
-                                                                       os.environ.get("PYTHONPATH"))))}
-    return subprocess.run(argv, env=env, check=False).returncode
+    from infra.local import child_env
+
+    return subprocess.run(argv, env=child_env(), check=False).returncode
 
 
 def add_outputs_source(command: argparse.ArgumentParser) -> None:

@@ -127,7 +127,7 @@ class Summary:
     artifacts: dict[str, str] = field(default_factory=dict)
 
 
-def _child_env(**extra: str) -> dict[str, str]:
+def child_env(**extra: str) -> dict[str, str]:
     # The children import the project from this checkout, as the images import it from /opt/hoist.
     path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", **extra}
@@ -176,7 +176,7 @@ def train_stage(settings: LocalSettings, layout: Layout, on_step: Callable[[int]
             *[arg for s in sets for arg in ("--set", s)]]
     stdout, stderr = layout.logs / "training.stdout", layout.logs / "training.log"
     metrics = layout.training_output / "metrics.jsonl"
-    with running(argv, env=_child_env(OMP_NUM_THREADS="1"), stdout=stdout, stderr=stderr) as process:
+    with running(argv, env=child_env(OMP_NUM_THREADS="1"), stdout=stdout, stderr=stderr) as process:
         while process.poll() is None:
             on_step(_last_step(metrics))
             time.sleep(0.25)
@@ -203,7 +203,7 @@ def serving(layout: Layout, artifact: Path, timeout_s: float = 120.0,
     with tarfile.open(artifact) as archive:
         archive.extractall(model_dir, filter="data")
     port = _free_port()
-    env = _child_env(SM_MODEL_DIR=str(model_dir), SAGEMAKER_BIND_TO_PORT=str(port), HOIST_HOST="127.0.0.1")
+    env = child_env(SM_MODEL_DIR=str(model_dir), SAGEMAKER_BIND_TO_PORT=str(port), HOIST_HOST="127.0.0.1")
     stderr = layout.logs / "serving.log"
     url = f"http://127.0.0.1:{port}"
     with running([sys.executable, "-m", "serving", "serve"], env=env, stdout=layout.logs / "serving.stdout",
@@ -356,7 +356,7 @@ def prepare_stage(layout: Layout, seed: int, workers: int) -> dict[str, Any]:
     stdout, stderr = layout.logs / "prepare.stdout", layout.logs / "prepare.log"
     argv = [sys.executable, "-m", "training.prepare", "--input", str(layout.raw), "--output",
             str(layout.datasets / "addition"), "--workers", str(workers), "--shard-tokens", "65536"]
-    with running(argv, env=_child_env(), stdout=stdout, stderr=stderr) as process:
+    with running(argv, env=child_env(), stdout=stdout, stderr=stderr) as process:
         process.wait()
     if process.returncode != 0:
         raise LocalRunError(f"data preparation failed (exit {process.returncode}): {_tail(stderr)} — log: {stderr}")
@@ -368,7 +368,7 @@ def optimize_stage(layout: Layout, artifact: Path, problems: int, seed: int) -> 
     stdout, stderr = layout.logs / "optimize.stdout", layout.logs / "optimize.log"
     argv = [sys.executable, "-m", "training.optimize", "--model", str(artifact), "--output",
             str(layout.models / "optimized"), "--target", "cpu", "--problems", str(problems), "--seed", str(seed)]
-    with running(argv, env=_child_env(), stdout=stdout, stderr=stderr) as process:
+    with running(argv, env=child_env(), stdout=stdout, stderr=stderr) as process:
         process.wait()
     if process.returncode != 0:
         raise LocalRunError(f"optimisation failed (exit {process.returncode}): {_tail(stderr)} — log: {stderr}")

@@ -20,7 +20,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
-from infra.components.iam import document, service_trust
+from infra.components.iam import document, image_pull, sagemaker_vpc_placement, service_trust
 from infra.config import EndpointConfig
 
 VARIANT = "primary"
@@ -156,11 +156,7 @@ class Endpoint(pulumi.ComponentResource):
         log_group = pulumi.Output.format("arn:{0}:logs:{1}:{2}:log-group:/aws/sagemaker/Endpoints/{3}:*",
                                          args.partition, args.region, args.account_id, args.endpoint_name)
         self.policy = aws.iam.RolePolicy(f"{name}-endpoint", role=role.id, policy=document(
-            {"Sid": "PullServingImage", "Effect": "Allow",
-             "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-             "Resource": args.repository_arn},
-            # GetAuthorizationToken has no resource-level permissions; AWS requires "*" here.
-            {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            *image_pull("PullServingImage", args.repository_arn),
             {"Sid": "ReadModel", "Effect": "Allow", "Action": "s3:GetObject",
              "Resource": pulumi.Output.format("{0}/{1}/*", args.models_bucket_arn, prefix)},
             {"Sid": "WriteDataCapture", "Effect": "Allow", "Action": "s3:PutObject",
@@ -170,11 +166,7 @@ class Endpoint(pulumi.ComponentResource):
              "Resource": args.kms_key_arn},
             {"Sid": "WriteLogs", "Effect": "Allow",
              "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], "Resource": log_group},
-            # VPC placement: SageMaker manages the ENIs. These EC2 actions have no resource-level scoping.
-            {"Sid": "VpcPlacement", "Effect": "Allow", "Resource": "*", "Action": [
-                "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-                "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
-                "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"]},
+            sagemaker_vpc_placement(),
         ), opts=child)
         return role
 

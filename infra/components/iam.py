@@ -23,3 +23,26 @@ def service_trust(service: str, account_id: pulumi.Input[str]) -> pulumi.Output[
         "Action": "sts:AssumeRole",
         "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
     })
+
+
+# The EC2 actions SageMaker needs to place a job's or endpoint's network interfaces in the VPC. They
+# have no resource-level permissions, so AWS requires "*" as their resource.
+SAGEMAKER_VPC_ACTIONS = (
+    "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
+)
+
+
+def image_pull(sid: str, repository_arn: pulumi.Input[str]) -> list[dict[str, Any]]:
+    """Pull one ECR repository's images (plus the registry login, which has no resource scoping)."""
+    return [
+        {"Sid": sid, "Effect": "Allow",
+         "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+         "Resource": repository_arn},
+        {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+    ]
+
+
+def sagemaker_vpc_placement() -> dict[str, Any]:
+    return {"Sid": "VpcPlacement", "Effect": "Allow", "Resource": "*", "Action": list(SAGEMAKER_VPC_ACTIONS)}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.iam import document, service_trust
+from infra.components.iam import document, image_pull, sagemaker_vpc_placement, service_trust
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,21 +54,13 @@ class TrainingJobs(pulumi.ComponentResource):
              "Resource": [checkpoints.arn, pulumi.Output.concat(checkpoints.arn, "/*")]},
             {"Sid": "WriteModels", "Effect": "Allow", "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
              "Resource": pulumi.Output.concat(models.arn, "/*")},
-            {"Sid": "PullTrainingImage", "Effect": "Allow",
-             "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-             "Resource": args.repository_arn},
-            # GetAuthorizationToken has no resource-level permissions; AWS requires "*" here.
-            {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            *image_pull("PullTrainingImage", args.repository_arn),
             {"Sid": "UseStackKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey",
                                                                   "kms:CreateGrant"],
              "Resource": args.kms_key_arn},
             {"Sid": "WriteLogs", "Effect": "Allow",
              "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], "Resource": logs},
-            # VPC placement: SageMaker manages the ENIs. These EC2 actions have no resource-level scoping.
-            {"Sid": "VpcPlacement", "Effect": "Allow", "Resource": "*", "Action": [
-                "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-                "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs",
-                "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"]},
+            sagemaker_vpc_placement(),
         ), opts=child)
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-training-job",
