@@ -242,6 +242,68 @@ class GpuPoolConfig(_Frozen):
         return self
 
 
+class ClusterConfig(_Frozen):
+    """The EKS cluster that runs distributed training; GPU capacity comes from `gpu_pools` (Karpenter)."""
+
+    kubernetes_version: str = Field(
+        "1.35", description="Kubernetes version, in EKS standard support on the catalog's date (infra/catalog.py)."
+    )
+    public_access_cidrs: tuple[str, ...] = Field(
+        (), description="CIDRs that may reach the API endpoint from the internet; empty keeps it private "
+                        "(reach it from inside the VPC). Never 0.0.0.0/0.",
+    )
+    system_instance_type: str = Field("m6i.large", description="Instance type of the system node group.")
+    system_nodes: int = Field(2, ge=1, le=20, description="Nodes in the system node group (add-ons, Karpenter).")
+    admin_role_arns: tuple[str, ...] = Field(
+        (), description="IAM roles granted cluster-admin through EKS access entries (people, CI deploy roles).",
+    )
+    log_retention_days: int = Field(90, description="Days control-plane logs are kept (a CloudWatch retention value).")
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        supported = catalog.eks_versions_in_standard_support()
+        if value not in supported:
+            raise ValueError(f"not in EKS standard support as of {catalog.EKS_VERSIONS_AS_OF}; "
+                             f"allowed: {', '.join(supported)}")
+        return value
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                network = ipaddress.IPv4Network(cidr, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"{cidr!r} is not an IPv4 CIDR block ({exc})") from None
+            if network.prefixlen < 8:
+                raise ValueError(f"{cidr!r} opens the API to too much of the internet; name your networks (/8 or "
+                                 "narrower), or leave the list empty for a private endpoint")
+        return value
+
+    @field_validator("system_instance_type")
+    @classmethod
+    def _system_type(cls, value: str) -> str:
+        if value not in aws_shapes.ec2_instance_types() or value not in catalog.EC2_INSTANCES:
+            raise ValueError(f"not an EC2 instance type priced in the catalog ({', '.join(catalog.EC2_INSTANCES)})")
+        return value
+
+    @field_validator("admin_role_arns")
+    @classmethod
+    def _admins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in value:
+            if not re.fullmatch(r"arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+", arn):
+                raise ValueError(f"{arn!r} is not an IAM role ARN")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"CloudWatch keeps logs for one of {', '.join(map(str, LOG_RETENTION_DAYS))} days")
+        return value
+
+
 class TrainingJobConfig(_Frozen):
     """SageMaker training jobs that run the training image (`hoist train --backend sagemaker`)."""
 
@@ -368,6 +430,7 @@ class StackConfig(_Frozen):
     storage: StorageConfig = Field(default_factory=StorageConfig, description="Buckets and KMS key.")
     registry: RegistryConfig = Field(default_factory=RegistryConfig, description="ECR repositories.")
     images: ImagesConfig = Field(default_factory=ImagesConfig, description="Images the stack runs, by digest.")
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig, description="The EKS training cluster.")
     training_jobs: TrainingJobConfig = Field(
         default_factory=TrainingJobConfig, description="SageMaker training jobs (role, network, job shape)."
     )

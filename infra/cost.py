@@ -81,12 +81,25 @@ def _sagemaker_variants(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, f
         yield f"SageMaker endpoint {instance_type}", most, catalog.sagemaker_hour(instance_type), least
 
 
+def _eks_control_plane(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
+    yield "EKS control plane", 1, catalog.EKS_CONTROL_PLANE_HOUR, 1
+
+
+def _node_group(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
+    scaling = r.inputs.get("scalingConfig") or {}
+    for instance_type in r.inputs.get("instanceTypes") or []:
+        yield (f"EKS nodes {instance_type}", float(scaling.get("maxSize", 0)), catalog.ec2_hour(instance_type),
+               float(scaling.get("minSize", 0)))
+
+
 PRICERS: dict[str, Pricer] = {
     "aws:ec2/natGateway:NatGateway": _nat,
     "aws:ec2/eip:Eip": _eip,
     "aws:ec2/vpcEndpoint:VpcEndpoint": _endpoint,
     "aws:kms/key:Key": _kms,
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": _sagemaker_variants,
+    "aws:eks/cluster:Cluster": _eks_control_plane,
+    "aws:eks/nodeGroup:NodeGroup": _node_group,
 }
 """Resource type -> how to price it. Components that add paid resources add their pricer here."""
 

@@ -106,12 +106,27 @@ class StackMocks(pulumi.runtime.Mocks):
         if typ in _SAGEMAKER_ARN_KINDS:
             return physical, {"name": physical,
                               "arn": f"arn:aws:sagemaker:{region}:{acct}:{_SAGEMAKER_ARN_KINDS[typ]}/{physical}"}
+        if typ == "aws:eks/cluster:Cluster":
+            return physical, {"arn": f"arn:aws:eks:{region}:{acct}:cluster/{physical}",
+                              "endpoint": f"https://{_hex(name, 32).upper()}.gr7.{region}.eks.amazonaws.com",
+                              "certificateAuthority": {"data": "LS0tLS1CRUdJTi1DRVJUSUZJQ0FURS0tLS0t"},
+                              "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/"
+                                                                   f"{_hex(name, 32).upper()}"}]}]}
+        if typ == "aws:sqs/queue:Queue":
+            return f"https://sqs.{region}.amazonaws.com/{acct}/{physical}", {
+                "arn": f"arn:aws:sqs:{region}:{acct}:{physical}",
+                "url": f"https://sqs.{region}.amazonaws.com/{acct}/{physical}"}
+        if typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            return f"lt-{_hex(name, 17)}", {"arn": f"arn:aws:ec2:{region}:{acct}:launch-template/lt-{_hex(name, 17)}",
+                                            "latestVersion": 1}
         if typ == "aws-native:sagemaker:Endpoint":
             endpoint = str(inputs["endpointName"])
             return endpoint, {"endpointArn": f"arn:aws:sagemaker:{region}:{acct}:endpoint/{endpoint}"}
         if typ.startswith("pulumi:providers:"):
             return _uuid(name), {}
-        return f"{physical}", {"arn": f"arn:aws:{typ.split(':')[1].split('/')[0]}:{region}:{acct}:{physical}"}
+        # Auto-named resources report the name they were given.
+        return f"{physical}", {"arn": f"arn:aws:{typ.split(':')[1].split('/')[0]}:{region}:{acct}:{physical}",
+                               "name": inputs.get("name", physical)}
 
 
 def policy_document(raw: Any) -> dict[str, Any]:

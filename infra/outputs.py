@@ -30,6 +30,22 @@ class EndpointOutput(BaseModel):
     variant: str
 
 
+class PoolOutput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    instance_types: list[str]
+    max_gpus: int
+    efa: bool
+    capacity_type: str
+
+
+class ClusterOutput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+    endpoint: str
+    namespace: str
+    pools: dict[str, PoolOutput]
+
+
 class TrainingJobsOutput(BaseModel):
     model_config = ConfigDict(frozen=True)
     role_arn: str
@@ -51,6 +67,8 @@ class StackOutputs(BaseModel):
     public_subnet_ids: list[str]
     buckets: dict[str, BucketOutput] = Field(description="datasets, checkpoints, models, access-logs.")
     repositories: dict[str, str] = Field(description="ECR repository URLs by part (training, serving).")
+    cluster: ClusterOutput | None = Field(None, description="The EKS training cluster and its GPU pools.")
+    kubeconfig: str | None = Field(None, description="Kubeconfig (JSON) using `aws eks get-token`; secret.")
     training_jobs: TrainingJobsOutput | None = Field(None, description="Role and security group of SageMaker jobs.")
     endpoint: EndpointOutput | None = Field(None, description="The SageMaker endpoint, when the stack serves one.")
     images: dict[str, str] = Field(default_factory=dict,

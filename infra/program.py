@@ -7,6 +7,7 @@ Pulumi's mock runtime. Both run this same code.
 from __future__ import annotations
 
 import functools
+import json
 import sys
 
 import pulumi
@@ -15,6 +16,7 @@ import pulumi_aws_native as aws_native
 from pulumi.runtime import config as runtime_config
 
 from infra.components.budget import Budget, BudgetArgs
+from infra.components.cluster import GpuCluster, GpuClusterArgs
 from infra.components.endpoint import VARIANT, Endpoint, EndpointArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs, ReplicationDestination
@@ -111,6 +113,10 @@ def build(cfg: StackConfig) -> None:
                                            region=cfg.region, partition=partition, replicate_to=replicate_to,
                                            receive_from=receive_from), opts=with_provider)
     Budget(name, BudgetArgs(config=cfg.budget, stack_tag=(tag_key, tag_value)), opts=with_provider)
+    cluster = GpuCluster(name, GpuClusterArgs(
+        config=cfg.cluster, cluster_name=name, kms_key_arn=storage.key.arn,
+        private_subnet_ids=[s.id for s in network.private_subnets], account_id=account_id, region=cfg.region,
+        partition=partition), opts=with_provider)
     training_jobs = TrainingJobs(name, TrainingJobsArgs(
         buckets=storage.buckets, repository_arn=registry.repositories["training"].arn, kms_key_arn=storage.key.arn,
         vpc_id=network.vpc.id, vpc_cidr=cfg.network.cidr, account_id=account_id, region=cfg.region,
@@ -139,6 +145,15 @@ def build(cfg: StackConfig) -> None:
     pulumi.export("public_subnet_ids", [s.id for s in network.public_subnets])
     pulumi.export("buckets", {role: {"name": b.bucket, "arn": b.arn} for role, b in storage.buckets.items()})
     pulumi.export("repositories", {part: r.repository_url for part, r in registry.repositories.items()})
+    pulumi.export("cluster", {
+        "name": cluster.cluster.name, "endpoint": cluster.cluster.endpoint, "namespace": TRAINING_NAMESPACE,
+        "pools": {pool: {"instance_types": list(p.instance_types), "max_gpus": p.max_gpus, "efa": p.efa,
+                         "capacity_type": p.capacity_type} for pool, p in cfg.gpu_pools.items()},
+    })
+    certificate = cluster.cluster.certificate_authority.apply(lambda ca: ca.data if ca else "")
+    pulumi.export("kubeconfig", pulumi.Output.secret(pulumi.Output.all(
+        cluster.cluster.name, cluster.cluster.endpoint, certificate).apply(
+        lambda values: kubeconfig(values[0], values[1], values[2], cfg.region))))
     pulumi.export("training_jobs", {"role_arn": training_jobs.role.arn,
                                     "security_group_id": training_jobs.security_group.id})
     if endpoint is not None:
@@ -146,6 +161,21 @@ def build(cfg: StackConfig) -> None:
     # The images the stack runs, by digest from its config; jobs and endpoints take them from here.
     pulumi.export("images", {part: pulumi.Output.from_input(registry.repositories[part].repository_url).apply(
         functools.partial(_by_digest, digest=digest)) for part, digest in cfg.images.digests().items()})
+
+
+TRAINING_NAMESPACE = "training"
+
+
+def kubeconfig(cluster: str, endpoint: str, certificate: str, region: str) -> str:
+    """A kubeconfig that authenticates with the caller's AWS credentials (``aws eks get-token``)."""
+    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws",
+                     "args": ["eks", "get-token", "--cluster-name", cluster, "--region", region]}}
+    return json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": cluster,
+        "clusters": [{"name": cluster, "cluster": {"server": endpoint, "certificate-authority-data": certificate}}],
+        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}],
+        "users": [{"name": cluster, "user": user}],
+    })
 
 
 def _by_digest(repository_url: str, digest: str) -> str:

@@ -2,7 +2,7 @@
 
 from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
-from policy import governance, iam, network, registry, sagemaker, storage
+from policy import eks, governance, iam, network, registry, sagemaker, storage
 
 POLICIES: tuple[ResourceValidationPolicy | StackValidationPolicy, ...] = (
     *storage.POLICIES,
@@ -10,5 +10,6 @@ POLICIES: tuple[ResourceValidationPolicy | StackValidationPolicy, ...] = (
     *registry.POLICIES,
     *network.POLICIES,
     *sagemaker.POLICIES,
+    *eks.POLICIES,
     *governance.POLICIES,
 )

@@ -260,6 +260,102 @@ def _dashboard(r: PlannedResource) -> list[Request]:
                                             "DashboardBody": r.inputs["dashboardBody"]})]
 
 
+def _eks_cluster(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    vpc = i["vpcConfig"]
+    public = {"publicAccessCidrs": vpc["publicAccessCidrs"]} if "publicAccessCidrs" in vpc else {}
+    return [("eks", "CreateCluster", {
+        "name": i["name"], "version": i["version"], "roleArn": i["roleArn"],
+        "resourcesVpcConfig": {"subnetIds": vpc["subnetIds"], "endpointPrivateAccess": vpc["endpointPrivateAccess"],
+                               "endpointPublicAccess": vpc["endpointPublicAccess"],
+                               **public},
+        "accessConfig": {"authenticationMode": i["accessConfig"]["authenticationMode"],
+                         "bootstrapClusterCreatorAdminPermissions":
+                             i["accessConfig"]["bootstrapClusterCreatorAdminPermissions"]},
+        "encryptionConfig": [{"resources": i["encryptionConfig"]["resources"],
+                              "provider": {"keyArn": i["encryptionConfig"]["provider"]["keyArn"]}}],
+        "logging": {"clusterLogging": [{"types": i["enabledClusterLogTypes"], "enabled": True}]},
+        "upgradePolicy": {"supportType": i["upgradePolicy"]["supportType"]}})]
+
+
+def _node_group(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    scaling = i["scalingConfig"]
+    return [("eks", "CreateNodegroup", {
+        "clusterName": i["clusterName"], "nodegroupName": r.name, "nodeRole": i["nodeRoleArn"],
+        "subnets": i["subnetIds"], "amiType": i["amiType"], "capacityType": i["capacityType"],
+        "instanceTypes": i["instanceTypes"], "labels": i["labels"],
+        "scalingConfig": {"minSize": scaling["minSize"], "maxSize": scaling["maxSize"],
+                          "desiredSize": scaling["desiredSize"]},
+        "launchTemplate": {"id": i["launchTemplate"]["id"], "version": i["launchTemplate"]["version"]}})]
+
+
+def _addon(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    params: dict[str, Any] = {"clusterName": i["clusterName"], "addonName": i["addonName"]}
+    if i.get("podIdentityAssociations"):
+        params["podIdentityAssociations"] = [{"serviceAccount": a["serviceAccount"], "roleArn": a["roleArn"]}
+                                             for a in i["podIdentityAssociations"]]
+    return [("eks", "CreateAddon", params)]
+
+
+def _access_entry(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    return [("eks", "CreateAccessEntry", {"clusterName": i["clusterName"], "principalArn": i["principalArn"],
+                                          "type": i["type"]})]
+
+
+def _access_policy(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    return [("eks", "AssociateAccessPolicy", {"clusterName": i["clusterName"], "principalArn": i["principalArn"],
+                                              "policyArn": i["policyArn"],
+                                              "accessScope": {"type": i["accessScope"]["type"]}})]
+
+
+def _pod_identity(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    return [("eks", "CreatePodIdentityAssociation", {"clusterName": i["clusterName"], "namespace": i["namespace"],
+                                                     "serviceAccount": i["serviceAccount"], "roleArn": i["roleArn"]})]
+
+
+def _launch_template(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    metadata = i["metadataOptions"]
+    return [("ec2", "CreateLaunchTemplate", {"LaunchTemplateName": r.name, "LaunchTemplateData": {
+        "MetadataOptions": {"HttpEndpoint": metadata["httpEndpoint"], "HttpTokens": metadata["httpTokens"],
+                            "HttpPutResponseHopLimit": metadata["httpPutResponseHopLimit"]},
+        "BlockDeviceMappings": [{"DeviceName": b["deviceName"], "Ebs": {
+            "VolumeSize": b["ebs"]["volumeSize"], "VolumeType": b["ebs"]["volumeType"],
+            "Encrypted": b["ebs"]["encrypted"] == "true", "KmsKeyId": b["ebs"]["kmsKeyId"],
+            "DeleteOnTermination": b["ebs"]["deleteOnTermination"] == "true"}} for b in i["blockDeviceMappings"]]}})]
+
+
+def _queue(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    return [("sqs", "CreateQueue", {"QueueName": i["name"], "Attributes": {
+        "MessageRetentionPeriod": str(i["messageRetentionSeconds"]),
+        "SqsManagedSseEnabled": str(i["sqsManagedSseEnabled"]).lower()}})]
+
+
+def _queue_policy(r: PlannedResource) -> list[Request]:
+    json.loads(r.inputs["policy"])
+    return [("sqs", "SetQueueAttributes", {"QueueUrl": r.inputs["queueUrl"],
+                                           "Attributes": {"Policy": r.inputs["policy"]}})]
+
+
+def _event_rule(r: PlannedResource) -> list[Request]:
+    return [("events", "PutRule", {"Name": r.name, "EventPattern": r.inputs["eventPattern"],
+                                   "Description": r.inputs["description"]})]
+
+
+def _event_target(r: PlannedResource) -> list[Request]:
+    return [("events", "PutTargets", {"Rule": r.inputs["rule"], "Targets": [{"Id": "1", "Arn": r.inputs["arn"]}]})]
+
+
+def _attachment(r: PlannedResource) -> list[Request]:
+    return [("iam", "AttachRolePolicy", {"RoleName": r.inputs["role"], "PolicyArn": r.inputs["policyArn"]})]
+
+
 def _budget(r: PlannedResource) -> list[Request]:
     i = r.inputs
     return [("budgets", "CreateBudget", {
@@ -311,6 +407,18 @@ TRANSLATORS: dict[str, Callable[[PlannedResource], list[Request]]] = {
     "aws:appautoscaling/policy:Policy": _scaling_policy,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,
     "aws:cloudwatch/dashboard:Dashboard": _dashboard,
+    "aws:eks/cluster:Cluster": _eks_cluster,
+    "aws:eks/nodeGroup:NodeGroup": _node_group,
+    "aws:eks/addon:Addon": _addon,
+    "aws:eks/accessEntry:AccessEntry": _access_entry,
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": _access_policy,
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": _pod_identity,
+    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "aws:sqs/queue:Queue": _queue,
+    "aws:sqs/queuePolicy:QueuePolicy": _queue_policy,
+    "aws:cloudwatch/eventRule:EventRule": _event_rule,
+    "aws:cloudwatch/eventTarget:EventTarget": _event_target,
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": _attachment,
     "aws:iam/role:Role": _role,
     "aws:iam/rolePolicy:RolePolicy": _role_policy,
 }

@@ -41,9 +41,10 @@ def test_prod_json_lists_components_with_their_controls() -> None:
     assert data["policy"] == {"passed": True, "policies": data["policy"]["policies"], "violations": [],
                               "not_applicable": {}}
     # Three NAT gateways, 6 interface endpoints in 3 AZs, 3 public IPv4 addresses and one key.
-    # NAT gateways, interface endpoints, public IPs, the KMS key, and 6 ml.g5.xlarge endpoint instances at most.
+    # NAT gateways, interface endpoints, public IPs, the KMS key, 6 ml.g5.xlarge endpoint instances, the EKS
+    # control plane and 3 m6i.large system nodes, at most.
     assert data["cost"]["monthly_max_usd"] == round(
-        3 * 0.045 * 730 + 18 * 0.01 * 730 + 3 * 0.005 * 730 + 1 + 6 * 1.408 * 730, 2)
+        3 * 0.045 * 730 + 18 * 0.01 * 730 + 3 * 0.005 * 730 + 1 + 6 * 1.408 * 730 + 0.10 * 730 + 3 * 0.096 * 730, 2)
     assert all(line["source"] for line in data["cost"]["lines"])
     StackOutputs.model_validate(data["outputs"])
 

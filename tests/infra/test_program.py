@@ -24,7 +24,8 @@ def one(plan: Plan, typ: str) -> PlannedResource:
 def test_program_creates_each_component(stack: str) -> None:
     components = {r.type for r in planned(stack).resources if not r.custom}
     assert components == {"hoist:network:Network", "hoist:storage:Storage", "hoist:registry:Registry",
-                          "hoist:budget:Budget", "hoist:endpoint:Endpoint", "hoist:training:TrainingJobs"}
+                          "hoist:budget:Budget", "hoist:endpoint:Endpoint", "hoist:training:TrainingJobs",
+                          "hoist:cluster:GpuCluster"}
 
 
 def test_every_aws_resource_uses_the_pinned_tagged_provider(stack: str) -> None:
@@ -83,7 +84,7 @@ def test_endpoints_are_private_and_cover_the_aws_apis(stack: str) -> None:
 def test_flow_logs_go_to_an_encrypted_log_group(stack: str) -> None:
     plan = planned(stack)
     flow = one(plan, "aws:ec2/flowLog:FlowLog")
-    group = one(plan, "aws:cloudwatch/logGroup:LogGroup")
+    (group,) = [g for g in plan.of_type("aws:cloudwatch/logGroup:LogGroup") if g.component == "hoist:network:Network"]
     assert flow.inputs["trafficType"] == "ALL"
     assert flow.inputs["logDestination"].endswith(f"log-group:{group.inputs.get('name', group.name)}") or \
         group.urn in flow.property_dependencies["logDestination"]

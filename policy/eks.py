@@ -1,0 +1,103 @@
+"""EKS controls: a private (or CIDR-restricted) API, encrypted secrets, every control-plane log, a
+supported version on standard support, and nodes with IMDSv2, no SSH and encrypted volumes; roles
+assumed through Pod Identity trust only this account's pods."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pulumi_policy import ResourceValidationArgs
+
+from infra import catalog
+from policy.common import as_list, decoded, resource_policy, statements
+
+CLUSTER = "aws:eks/cluster:Cluster"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+ROLE = "aws:iam/role:Role"
+LOG_TYPES = frozenset({"api", "audit", "authenticator", "controllerManager", "scheduler"})
+POD_IDENTITY = "pods.eks.amazonaws.com"
+
+
+def _endpoint(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    vpc = props.get("vpcConfig") or {}
+    if vpc.get("endpointPrivateAccess") is not True:
+        yield "the API endpoint must be reachable privately (endpointPrivateAccess: true)"
+    if vpc.get("endpointPublicAccess") is not False:
+        cidrs = as_list(vpc.get("publicAccessCidrs"))
+        if not cidrs or "0.0.0.0/0" in cidrs:
+            yield "a public API endpoint must be restricted to named CIDRs, never 0.0.0.0/0"
+
+
+def _secrets(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    encryption = decoded(props.get("encryptionConfig")) or {}
+    if "secrets" not in as_list(encryption.get("resources")) or not (encryption.get("provider") or {}).get("keyArn"):
+        yield "Kubernetes secrets must be encrypted with the stack's KMS key (encryptionConfig)"
+
+
+def _logs(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    missing = LOG_TYPES - set(as_list(props.get("enabledClusterLogTypes")))
+    if missing:
+        yield f"control-plane logs missing: {', '.join(sorted(missing))}"
+
+
+def _version(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    supported = catalog.eks_versions_in_standard_support()
+    if props.get("version") not in supported:
+        yield (f"Kubernetes {props.get('version')} is not in EKS standard support on {catalog.EKS_VERSIONS_AS_OF}; "
+               f"use one of {', '.join(supported)}")
+    if (props.get("upgradePolicy") or {}).get("supportType") != "STANDARD":
+        yield "the upgrade policy must be STANDARD, so the cluster never drifts into paid extended support"
+
+
+def _imdsv2(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    metadata = props.get("metadataOptions") or {}
+    if metadata.get("httpTokens") != "required":
+        yield "nodes must require IMDSv2 (metadataOptions.httpTokens: required)"
+    if metadata.get("httpPutResponseHopLimit") != 1:
+        yield "the metadata hop limit must be 1, so pods cannot reach the node's credentials"
+
+
+def _no_ssh(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if props.get("remoteAccess") or props.get("keyName"):
+        yield "nodes must have no SSH key or remote access; use SSM Session Manager"
+
+
+def _encrypted_volumes(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    for mapping in as_list(props.get("blockDeviceMappings")):
+        if str((mapping.get("ebs") or {}).get("encrypted")).lower() != "true":
+            yield f"volume {mapping.get('deviceName')} must be encrypted"
+
+
+def _pod_identity_trust(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    for statement in statements(props.get("assumeRolePolicy")):
+        services = as_list((statement.get("Principal") or {}).get("Service")) if isinstance(
+            statement.get("Principal"), dict) else []
+        if POD_IDENTITY not in services:
+            continue
+        actions = set(as_list(statement.get("Action")))
+        if not actions <= {"sts:AssumeRole", "sts:TagSession"}:
+            yield f"a Pod Identity role may only be assumed (sts:AssumeRole, sts:TagSession), not {sorted(actions)}"
+        if "aws:SourceAccount" not in ((statement.get("Condition") or {}).get("StringEquals") or {}):
+            yield "a Pod Identity trust must be limited to this account's clusters (aws:SourceAccount)"
+
+
+POLICIES = (
+    resource_policy("eks-endpoint-private", "The EKS API is private, or public only to named CIDRs",
+                    ("CKV_AWS_38", "CKV_AWS_39", "SecurityHub:EKS.1"), (CLUSTER,), _endpoint),
+    resource_policy("eks-secrets-encrypted", "EKS encrypts Kubernetes secrets with the stack's KMS key",
+                    ("CKV_AWS_58", "SecurityHub:EKS.3"), (CLUSTER,), _secrets),
+    resource_policy("eks-control-plane-logs", "EKS sends all five control-plane log types",
+                    ("CKV_AWS_37", "SecurityHub:EKS.8"), (CLUSTER,), _logs),
+    resource_policy("eks-supported-version", "EKS runs a version in standard support, with the STANDARD policy",
+                    ("SecurityHub:EKS.2",), (CLUSTER,), _version),
+    resource_policy("nodes-imdsv2", "Nodes require IMDSv2 with a hop limit of 1", ("CKV_AWS_79", "CKV_AWS_341"),
+                    (LAUNCH_TEMPLATE,), _imdsv2),
+    resource_policy("nodes-no-ssh", "Nodes have no SSH key or remote access", ("CKV_AWS_100",),
+                    (NODE_GROUP, LAUNCH_TEMPLATE), _no_ssh),
+    resource_policy("nodes-encrypted-volumes", "Node volumes are encrypted", ("CKV_AWS_8",), (LAUNCH_TEMPLATE,),
+                    _encrypted_volumes),
+    resource_policy("pod-identity-trust", "Pod Identity roles trust only this account's pods, only to assume", (),
+                    (ROLE,), _pod_identity_trust),
+)
