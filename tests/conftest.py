@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 
 from infra import plan as plan_module
+from infra.config import PROJECT_ROOT
 from infra.plan import Plan
 
 STACKS = ("dev", "staging", "prod")
@@ -23,3 +31,29 @@ def planned(stack: str, preview: bool = False) -> Plan:
 def stack(request: pytest.FixtureRequest) -> str:
     name: str = request.param
     return name
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """One `hoist local` run, shared: its end-to-end test reads it, and later tests reuse its model."""
+
+    workdir: Path
+    result: subprocess.CompletedProcess[str]
+    seconds: float
+    problems: int
+
+    @property
+    def model(self) -> Path:
+        return self.workdir / "bucket" / "models" / "model.tar.gz"
+
+
+@pytest.fixture(scope="session")
+def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Lifecycle:
+    workdir = tmp_path_factory.mktemp("lifecycle")
+    problems = 200
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "COLUMNS": "120"}
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "infra.cli", "local", "--workdir", str(workdir), "--seed", "0",
+                             "--problems", str(problems)], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                            text=True, timeout=600, check=False)
+    return Lifecycle(workdir, result, time.monotonic() - started, problems)

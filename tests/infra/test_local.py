@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from infra.config import PROJECT_ROOT
+from tests.conftest import Lifecycle
 
 # The README states these: the default run answers every one of 200 held-out problems; CI allows a
 # little slack for arithmetic differences between machines.
@@ -40,10 +41,9 @@ def processes_mentioning(text: str) -> list[int]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_local_lifecycle_end_to_end(tmp_path: Path) -> None:
-    started = time.monotonic()
-    result = hoist("local", "--workdir", str(tmp_path), "--seed", "0", "--problems", str(HELDOUT_PROBLEMS))
-    elapsed = time.monotonic() - started
+def test_local_lifecycle_end_to_end(lifecycle: Lifecycle) -> None:
+    result, elapsed, tmp_path = lifecycle.result, lifecycle.seconds, lifecycle.workdir
+    assert lifecycle.problems == HELDOUT_PROBLEMS
     assert result.returncode == 0, result.stderr[-3000:]
     assert elapsed < 300, f"hoist local took {elapsed:.0f} s; the README promises under 5 minutes"
 

@@ -8,12 +8,12 @@ import os
 import subprocess
 import sys
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.conftest import Lifecycle
 from tests.serving.server import serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,14 +26,12 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A reference model that has learned the task (the lifecycle's training recipe, 2 workers)."""
-    workdir = tmp_path_factory.mktemp("train")
-    result = run("train", "--backend", "local", "--workdir", str(workdir), "--set", "eval_problems=50")
-    assert result.returncode == 0, result.stderr[-2000:]
-    artifact = Path(json.loads(result.stdout)["artifact"])
-    assert json.loads(result.stdout)["exact_match"] >= 0.95
-    yield artifact
+def trained(lifecycle: Lifecycle) -> Path:
+    """The reference model `hoist local` trained (2 workers, the lifecycle's recipe), shared with its test."""
+    assert lifecycle.result.returncode == 0, lifecycle.result.stderr[-2000:]
+    summary = json.loads((lifecycle.workdir / "summary.json").read_text())
+    assert summary["training"]["exact_match"] >= 0.95
+    return lifecycle.model
 
 
 @pytest.mark.slow
