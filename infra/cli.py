@@ -174,8 +174,7 @@ def _train_local(args: argparse.Namespace) -> int:
     settings = local.LocalSettings(workdir=_workdir(args, "train"), recipe=recipe, nproc=args.nproc,
                                    overrides=tuple(args.set))
     layout = local.Layout(settings.workdir)
-    for directory in (layout.checkpoints, layout.models, layout.training_output, layout.logs):
-        directory.mkdir(parents=True, exist_ok=True)
+    layout.create()
     with Progress(console=Console(stderr=True)) as progress:
         task = progress.add_task("train", total=steps)
         try:

@@ -103,6 +103,10 @@ class Layout:
     def datasets(self) -> Path:
         return self.bucket / "datasets"
 
+    def create(self) -> None:
+        for directory in (self.checkpoints, self.models, self.training_output, self.logs):
+            directory.mkdir(parents=True, exist_ok=True)
+
     @property
     def logs(self) -> Path:
         return self.workdir / "logs"
@@ -264,8 +268,7 @@ def _progress(console: Console) -> Progress:
 def run(settings: LocalSettings, console: Console) -> Summary:
     """Every stage in order; each stage's time and result are recorded in ``summary.json``."""
     layout = Layout(settings.workdir)
-    for directory in (layout.checkpoints, layout.models, layout.training_output, layout.logs):
-        directory.mkdir(parents=True, exist_ok=True)
+    layout.create()
     summary = Summary(workdir=str(settings.workdir))
 
     def stage(name: str, started: float, result: str) -> None:
@@ -351,29 +354,28 @@ def generated_corpus(directory: Path, seed: int, documents: int = 4000) -> None:
         (directory / f"part-{part}.jsonl").write_text("\n".join(lines[part::4]) + "\n")
 
 
-def prepare_stage(layout: Layout, seed: int, workers: int) -> dict[str, Any]:
-    generated_corpus(layout.raw, seed)
-    stdout, stderr = layout.logs / "prepare.stdout", layout.logs / "prepare.log"
-    argv = [sys.executable, "-m", "training.prepare", "--input", str(layout.raw), "--output",
-            str(layout.datasets / "addition"), "--workers", str(workers), "--shard-tokens", "65536"]
-    with running(argv, env=child_env(), stdout=stdout, stderr=stderr) as process:
+def _run_stage(layout: Layout, name: str, what: str, argv: list[str]) -> dict[str, Any]:
+    """Run one stage's module to completion; its last stdout line is its JSON report."""
+    stdout, stderr = layout.logs / f"{name}.stdout", layout.logs / f"{name}.log"
+    with running([sys.executable, "-m", *argv], env=child_env(), stdout=stdout, stderr=stderr) as process:
         process.wait()
     if process.returncode != 0:
-        raise LocalRunError(f"data preparation failed (exit {process.returncode}): {_tail(stderr)} — log: {stderr}")
+        raise LocalRunError(f"{what} failed (exit {process.returncode}): {_tail(stderr)} — log: {stderr}")
     report: dict[str, Any] = json.loads(stdout.read_text().strip().splitlines()[-1])
     return report
+
+
+def prepare_stage(layout: Layout, seed: int, workers: int) -> dict[str, Any]:
+    generated_corpus(layout.raw, seed)
+    return _run_stage(layout, "prepare", "data preparation", [
+        "training.prepare", "--input", str(layout.raw), "--output", str(layout.datasets / "addition"),
+        "--workers", str(workers), "--shard-tokens", "65536"])
 
 
 def optimize_stage(layout: Layout, artifact: Path, problems: int, seed: int) -> dict[str, Any]:
-    stdout, stderr = layout.logs / "optimize.stdout", layout.logs / "optimize.log"
-    argv = [sys.executable, "-m", "training.optimize", "--model", str(artifact), "--output",
-            str(layout.models / "optimized"), "--target", "cpu", "--problems", str(problems), "--seed", str(seed)]
-    with running(argv, env=child_env(), stdout=stdout, stderr=stderr) as process:
-        process.wait()
-    if process.returncode != 0:
-        raise LocalRunError(f"optimisation failed (exit {process.returncode}): {_tail(stderr)} — log: {stderr}")
-    report: dict[str, Any] = json.loads(stdout.read_text().strip().splitlines()[-1])
-    return report
+    return _run_stage(layout, "optimize", "optimisation", [
+        "training.optimize", "--model", str(artifact), "--output", str(layout.models / "optimized"),
+        "--target", "cpu", "--problems", str(problems), "--seed", str(seed)])
 
 
 def _extract_config(artifact: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from infra import config
 from infra import plan as plan_module
 from infra.config import PROJECT_ROOT
 from infra.plan import Plan
@@ -57,3 +59,20 @@ def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Lifecycle:
                              "--problems", str(problems)], cwd=PROJECT_ROOT, env=env, capture_output=True,
                             text=True, timeout=600, check=False)
     return Lifecycle(workdir, result, time.monotonic() - started, problems)
+
+
+@pytest.fixture
+def stacks_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the stack files that the code under test reads and may edit."""
+    stacks = tmp_path / "stacks"
+    shutil.copytree(config.STACKS_DIR, stacks)
+    monkeypatch.setattr(config, "STACKS_DIR", stacks)
+    return stacks
+
+
+@pytest.fixture
+def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials that moto accepts and no real AWS endpoint would."""
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)

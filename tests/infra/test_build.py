@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from infra import build, catalog, cli, config, plan
+from infra import build, catalog, cli, plan
 from infra.config import PROJECT_ROOT, load_stack
 from infra.outputs import from_mapping
 
@@ -38,7 +37,7 @@ if args[:2] == ["buildx", "build"]:
 
 
 @pytest.fixture
-def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_aws_credentials: None) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     docker = bin_dir / "docker"
@@ -47,9 +46,6 @@ def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     log = tmp_path / "docker.log"
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_DOCKER_LOG", str(log))
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
     return log
 
 
@@ -58,14 +54,6 @@ def dev_outputs(tmp_path: Path) -> Path:
     path = tmp_path / "dev-outputs.json"
     path.write_text(json.dumps(plan.run("dev").outputs))
     return path
-
-
-@pytest.fixture
-def stacks_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    stacks = tmp_path / "stacks"
-    shutil.copytree(config.STACKS_DIR, stacks)
-    monkeypatch.setattr(config, "STACKS_DIR", stacks)
-    return stacks
 
 
 def calls(log: Path) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import shutil
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -55,17 +54,12 @@ def rebuilt(archive: Path, target: Path, *, drop: str = "", replace: dict[str, s
 
 
 @pytest.fixture
-def dev(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, StackOutputs]:
-    """A copy of the stack files and the dev stack's outputs, with its models bucket in moto."""
-    stacks = tmp_path / "stacks"
-    shutil.copytree(config.STACKS_DIR, stacks)
-    monkeypatch.setattr(config, "STACKS_DIR", stacks)
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
+def dev(tmp_path: Path, stacks_copy: Path, fake_aws_credentials: None) -> tuple[Path, StackOutputs]:
+    """A copy of the stack files and the dev stack's outputs (its models bucket is created in moto)."""
+    outputs = plan.run("dev").outputs
     outputs_file = tmp_path / "dev-outputs.json"
-    outputs_file.write_text(json.dumps(plan.run("dev").outputs))
-    return outputs_file, from_mapping(plan.run("dev").outputs, "offline")
+    outputs_file.write_text(json.dumps(outputs))
+    return outputs_file, from_mapping(outputs, "offline")
 
 
 def upload(outputs: StackOutputs, archive: Path, key: str) -> str:

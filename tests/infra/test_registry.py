@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from infra import config, plan
+from infra import plan
 from infra.config import ConfigError, load_stack
 from infra.outputs import StackOutputs
 from tests.conftest import STACKS, planned
@@ -51,13 +50,6 @@ def test_no_stack_builds_an_image(stack: str) -> None:
         assert not {t for t in types if re.match(r"(docker|docker-build|awsx):", t)}
 
 
-def _stacks_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    stacks = tmp_path / "stacks"
-    shutil.copytree(config.STACKS_DIR, stacks)
-    monkeypatch.setattr(config, "STACKS_DIR", stacks)
-    return stacks
-
-
 def _edit(stacks: Path, stack: str, key: str, value: object) -> None:
     path = stacks / f"Pulumi.{stack}.yaml"
     document = yaml.safe_load(path.read_text())
@@ -73,8 +65,8 @@ def _edit(stacks: Path, stack: str, key: str, value: object) -> None:
     path.write_text(yaml.safe_dump(document))
 
 
-def test_stacks_run_images_by_the_digests_in_their_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    stacks = _stacks_copy(tmp_path, monkeypatch)
+def test_stacks_run_images_by_the_digests_in_their_config(stacks_copy: Path) -> None:
+    stacks = stacks_copy
     _edit(stacks, "prod", "images", {"training": DIGEST, "serving": DIGEST.replace("ab", "cd")})
     outputs = StackOutputs.model_validate(plan.run("prod").outputs)
     assert outputs.images == {
@@ -88,8 +80,8 @@ def test_stacks_run_images_by_the_digests_in_their_config(tmp_path: Path, monkey
     assert StackOutputs.model_validate(plan.run("staging").outputs).images == {}
 
 
-def test_a_tag_is_not_a_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    stacks = _stacks_copy(tmp_path, monkeypatch)
+def test_a_tag_is_not_a_digest(stacks_copy: Path) -> None:
+    stacks = stacks_copy
     _edit(stacks, "dev", "images", {"serving": "latest"})
     with pytest.raises(ConfigError, match=r"hoist:images.serving = \"latest\": expected an image digest"):
         load_stack("dev")
@@ -103,9 +95,8 @@ def test_a_tag_is_not_a_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     ("dev", "registry.replicate_to", ["staging", "prod", "qa"], "unknown stack 'qa'"),
     ("dev", "registry.replicate_to", ["dev"], "hoist:registry.replicate_to: 'dev' is this stack"),
 ])
-def test_replication_ends_must_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stack: str, key: str,
-                                     value: object, message: str) -> None:
-    stacks = _stacks_copy(tmp_path, monkeypatch)
+def test_replication_ends_must_agree(stacks_copy: Path, stack: str, key: str, value: object, message: str) -> None:
+    stacks = stacks_copy
     _edit(stacks, stack, key, value)
     failing = "prod" if "does not list 'prod'" in message else ("dev" if stack == "staging" else stack)
     with pytest.raises(ConfigError) as error:
