@@ -50,38 +50,43 @@ class InstanceFacts:
     on_demand_usd_per_hour: float
     peak_bf16_tflops_per_gpu: float = 0.0
     """Dense bf16 peak of one GPU, for model-FLOPs utilisation."""
+    memory_gib: int = 0
+    """Host memory; a training pod requests most of it."""
 
 
 
 EC2_INSTANCES: dict[str, InstanceFacts] = {
     # General purpose, for system node groups.
     "m6i.large": InstanceFacts(gpus=0, gpu_model=None, gpu_memory_gib=0, efa_interfaces=0, vcpus=2,
-                               on_demand_usd_per_hour=0.096),
+                               on_demand_usd_per_hour=0.096, memory_gib=8),
     "m6i.xlarge": InstanceFacts(gpus=0, gpu_model=None, gpu_memory_gib=0, efa_interfaces=0, vcpus=4,
-                                on_demand_usd_per_hour=0.192),
+                                on_demand_usd_per_hour=0.192, memory_gib=16),
     "m7i.large": InstanceFacts(gpus=0, gpu_model=None, gpu_memory_gib=0, efa_interfaces=0, vcpus=2,
-                               on_demand_usd_per_hour=0.1008),
+                               on_demand_usd_per_hour=0.1008, memory_gib=8),
     "m7i.xlarge": InstanceFacts(gpus=0, gpu_model=None, gpu_memory_gib=0, efa_interfaces=0, vcpus=4,
-                                on_demand_usd_per_hour=0.2016),
+                                on_demand_usd_per_hour=0.2016, memory_gib=16),
     # GPU instances.
     "g5.xlarge": InstanceFacts(gpus=1, gpu_model="A10G", gpu_memory_gib=24, efa_interfaces=0, vcpus=4,
-                               on_demand_usd_per_hour=1.006, peak_bf16_tflops_per_gpu=125.0),
+                               on_demand_usd_per_hour=1.006, peak_bf16_tflops_per_gpu=125.0, memory_gib=16),
     "g5.2xlarge": InstanceFacts(gpus=1, gpu_model="A10G", gpu_memory_gib=24, efa_interfaces=0, vcpus=8,
-                                on_demand_usd_per_hour=1.212, peak_bf16_tflops_per_gpu=125.0),
+                                on_demand_usd_per_hour=1.212, peak_bf16_tflops_per_gpu=125.0, memory_gib=32),
     "g5.12xlarge": InstanceFacts(gpus=4, gpu_model="A10G", gpu_memory_gib=96, efa_interfaces=0, vcpus=48,
-                                 on_demand_usd_per_hour=5.672, peak_bf16_tflops_per_gpu=125.0),
+                                 on_demand_usd_per_hour=5.672, peak_bf16_tflops_per_gpu=125.0, memory_gib=192),
     "g5.48xlarge": InstanceFacts(gpus=8, gpu_model="A10G", gpu_memory_gib=192, efa_interfaces=1, vcpus=192,
-                                 on_demand_usd_per_hour=16.288, peak_bf16_tflops_per_gpu=125.0),
+                                 on_demand_usd_per_hour=16.288, peak_bf16_tflops_per_gpu=125.0, memory_gib=768),
     "g6.xlarge": InstanceFacts(gpus=1, gpu_model="L4", gpu_memory_gib=24, efa_interfaces=0, vcpus=4,
-                               on_demand_usd_per_hour=0.8048, peak_bf16_tflops_per_gpu=121.0),
+                               on_demand_usd_per_hour=0.8048, peak_bf16_tflops_per_gpu=121.0, memory_gib=16),
     "g6e.xlarge": InstanceFacts(gpus=1, gpu_model="L40S", gpu_memory_gib=48, efa_interfaces=0, vcpus=4,
-                                on_demand_usd_per_hour=1.861, peak_bf16_tflops_per_gpu=362.0),
+                                on_demand_usd_per_hour=1.861, peak_bf16_tflops_per_gpu=362.0, memory_gib=32),
     "g6e.12xlarge": InstanceFacts(gpus=4, gpu_model="L40S", gpu_memory_gib=192, efa_interfaces=1,
-                                  vcpus=48, on_demand_usd_per_hour=10.493, peak_bf16_tflops_per_gpu=362.0),
+                                  vcpus=48, on_demand_usd_per_hour=10.493, peak_bf16_tflops_per_gpu=362.0,
+                                  memory_gib=384),
     "p4d.24xlarge": InstanceFacts(gpus=8, gpu_model="A100-40GB", gpu_memory_gib=320, efa_interfaces=4,
-                                  vcpus=96, on_demand_usd_per_hour=21.958, peak_bf16_tflops_per_gpu=312.0),
+                                  vcpus=96, on_demand_usd_per_hour=21.958, peak_bf16_tflops_per_gpu=312.0,
+                                  memory_gib=1152),
     "p5.48xlarge": InstanceFacts(gpus=8, gpu_model="H100", gpu_memory_gib=640, efa_interfaces=32,
-                                 vcpus=192, on_demand_usd_per_hour=55.040, peak_bf16_tflops_per_gpu=989.0),
+                                 vcpus=192, on_demand_usd_per_hour=55.040, peak_bf16_tflops_per_gpu=989.0,
+                                  memory_gib=2048),
 }
 """Prices: EC2_PRICING as of EC2_PRICING_DATE (after the June 2025 P4/P5 price reduction).
 GPU peaks: NVIDIA data sheets, dense (no sparsity)."""
@@ -101,9 +106,12 @@ PUBLIC_IPV4_HOUR = Price(usd=0.005, unit="hour", source=VPC_PRICING, as_of=VPC_P
 EKS_CONTROL_PLANE_HOUR = Price(usd=0.10, unit="hour", source="AWS EKS pricing page, standard support",
                                as_of=dt.date(2025, 11, 1))
 KMS_KEY_MONTH = Price(usd=1.0, unit="month", source="AWS KMS pricing page", as_of=dt.date(2025, 11, 1))
-FSX_LUSTRE_P2_125_GB_MONTH = Price(usd=0.145, unit="month",
-                                   source="AWS FSx for Lustre pricing page, PERSISTENT_2 125 MB/s/TiB",
-                                   as_of=dt.date(2025, 11, 1))
+FSX_LUSTRE_P2_GB_MONTH: dict[int, Price] = {
+    throughput: Price(usd=usd, unit="month", source=f"AWS FSx for Lustre pricing page, PERSISTENT_2 "
+                                                    f"{throughput} MB/s/TiB, per GB-month",
+                      as_of=dt.date(2025, 11, 1))
+    for throughput, usd in ((125, 0.145), (250, 0.21), (500, 0.34), (1000, 0.60))
+}
 
 
 def ec2_hour(instance_type: str) -> Price:
@@ -174,6 +182,53 @@ PINS: dict[str, Pin] = {
                            source="pytorch.org install matrix, CPU wheels", as_of=_IMAGES_AS_OF),
 }
 """Versions and digests the project pins, with provenance. Helm chart versions join here."""
+
+
+
+@dataclass(frozen=True, kw_only=True)
+class HelmChart:
+    """A Helm chart the cluster installs, at a pinned version."""
+
+    chart: str
+    repository: str | None
+    """None for an OCI chart, whose ``chart`` is the full oci:// reference."""
+    version: str
+    source: str
+    as_of: dt.date
+
+
+_CHARTS_AS_OF = dt.date(2026, 11, 28)
+
+HELM_CHARTS: dict[str, HelmChart] = {
+    # The v1.9 line is Karpenter's long-term-support release (supported until Feb 2027, karpenter.sh).
+    "karpenter": HelmChart(chart="oci://public.ecr.aws/karpenter/karpenter", repository=None, version="1.9.0",
+                           source="karpenter.sh v1.9 (LTS) upgrade guide", as_of=_CHARTS_AS_OF),
+    "nvidia-device-plugin": HelmChart(chart="nvidia-device-plugin", repository="https://nvidia.github.io/k8s-device-plugin",
+                                      version="0.18.2", source="NVIDIA/k8s-device-plugin Helm repository",
+                                      as_of=_CHARTS_AS_OF),
+    "aws-efa-k8s-device-plugin": HelmChart(chart="aws-efa-k8s-device-plugin", repository="https://aws.github.io/eks-charts",
+                                           version="v0.5.20", source="aws/eks-charts stable/aws-efa-k8s-device-plugin",
+                                           as_of=_CHARTS_AS_OF),
+    # Trainer v2.3.0 matches the kubeflow-trainer-api models the jobs are checked against; the chart
+    # also installs JobSet, which TrainJobs run on.
+    "kubeflow-trainer": HelmChart(chart="oci://ghcr.io/kubeflow/charts/kubeflow-trainer", repository=None,
+                                  version="2.3.0", source="github.com/kubeflow/trainer release v2.3.0",
+                                  as_of=_CHARTS_AS_OF),
+    "kueue": HelmChart(chart="oci://registry.k8s.io/kueue/charts/kueue", repository=None, version="0.18.3",
+                       source="kubernetes-sigs/kueue release v0.18.3 (API kueue.x-k8s.io/v1beta2)",
+                       as_of=_CHARTS_AS_OF),
+}
+"""Every Helm release of the cluster, by pinned chart version. `make verify-pins` lists each for review."""
+
+KARPENTER_FEATURE_GATES: dict[str, bool] = {"ReservedCapacity": True, "SpotToSpotConsolidation": False,
+                                            "NodeRepair": True}
+"""Karpenter's feature gates, set explicitly so a chart upgrade cannot flip one silently. ReservedCapacity
+lets `reserved` pools launch into capacity reservations; spot-to-spot consolidation would replace
+running GPU nodes, which training never wants."""
+
+GPU_NODE_AMI = Pin(value="al2023@v20260903", source="EKS-optimized AL2023 release (NVIDIA variant chosen "
+                                                    "per instance by Karpenter)", as_of=_CHARTS_AS_OF)
+"""GPU nodes' AMI, pinned so a new AMI release never drifts (and replaces) running training nodes."""
 
 _ACTIONS_AS_OF = dt.date(2026, 11, 28)
 

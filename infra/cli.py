@@ -131,6 +131,12 @@ def _local(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.action != "run" and args.backend != "eks":
+        raise ConfigError(f"hoist train {args.action}: only --backend eks; SageMaker jobs are followed in its console")
+    if args.backend == "eks":
+        return _train_eks(args)
+    if args.pool or args.efa is not None or args.name:
+        raise ConfigError("--pool, --efa and --name apply to --backend eks")
     if args.backend == "sagemaker":
         return _train_sagemaker(args)
     if args.stack or args.outputs or args.offline or args.dry_run:
@@ -156,6 +162,53 @@ def _train_sagemaker(args: argparse.Namespace) -> int:
               file=sys.stderr)
     else:
         print(f"hoist train: started SageMaker training job {request.name}", file=sys.stderr)
+    return 0
+
+
+def _train_eks(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    import yaml
+
+    from infra import eks_jobs, outputs, plan
+    from infra.config import load_stack
+    from infra.trainjob import JobRequest
+
+    if not args.stack:
+        raise ConfigError("--backend eks needs --stack")
+    if args.action != "run":
+        if not args.name:
+            raise ConfigError(f"hoist train {args.action} needs --name (the TrainJob's name)")
+        stack_outputs = load_outputs(args)
+        if args.action == "status":
+            sys.stdout.write(json.dumps(eks_jobs.status(args.name, stack_outputs), indent=2) + "\n")
+        else:
+            for chunk in eks_jobs.logs(args.name, stack_outputs, follow=args.follow):
+                sys.stdout.write(chunk)
+        return 0
+    if not args.pool:
+        raise ConfigError("--backend eks needs --pool (one of the stack's gpu_pools)")
+    cfg = load_stack(args.stack)
+    if args.dry_run and not (args.outputs or args.offline):
+        # Nothing is sent, so the offline plan's names (buckets, image, namespace) serve.
+        stack_outputs = outputs.from_mapping(plan.run(args.stack).outputs, f"offline plan of {args.stack}")
+    elif args.offline and not args.dry_run:
+        raise ConfigError("--offline outputs name no real cluster; add --dry-run, or read the deployed stack")
+    else:
+        stack_outputs = load_outputs(args)
+    request = JobRequest(name=args.name or eks_jobs.job_name(args.stack, dt.datetime.now(dt.UTC)),
+                         pool_name=args.pool, nodes=args.nodes, efa=args.efa,
+                         recipe=args.recipe or cfg.training_jobs.recipe, data=args.data, overrides=tuple(args.set))
+    job = eks_jobs.build(args.stack, cfg, stack_outputs, request)
+    if args.dry_run:
+        sys.stdout.write(yaml.safe_dump(job, sort_keys=False))
+        sys.stdout.flush()
+        print("hoist train: dry run; the TrainJob matches the Trainer v2.3 API and its pods the Kubernetes "
+              f"{cfg.cluster.kubernetes_version} schema; nothing was sent", file=sys.stderr)
+        return 0
+    eks_jobs.submit(job, stack_outputs)
+    print(f"hoist train: submitted TrainJob {request.name} to pool {args.pool}; follow it with "
+          f"`hoist train logs --backend eks --stack {args.stack} --name {request.name} --follow`", file=sys.stderr)
     return 0
 
 
@@ -404,10 +457,22 @@ def parser() -> argparse.ArgumentParser:
     local.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a training setting")
     local.set_defaults(run=_local)
 
-    train = commands.add_parser("train", help="run a training job: locally, or as a SageMaker training job")
-    train.add_argument("--backend", choices=("local", "sagemaker"), required=True,
+    train = commands.add_parser("train", help="run a training job: locally, on the stack's cluster, or on SageMaker")
+    train.add_argument("action", nargs="?", choices=("run", "status", "logs"), default="run",
+                       help="run (default) a job; or, on eks, show a job's status or follow its first node's log")
+    train.add_argument("--backend", choices=("local", "eks", "sagemaker"), required=True,
                        help="local: torchrun workers here, through the training image's entrypoint; "
+                            "eks: a Kubeflow TrainJob on a GPU pool of --stack's cluster; "
                             "sagemaker: the training image as a SageMaker training job of --stack")
+    train.add_argument("--pool", help="eks: the GPU pool (stack config gpu_pools) the job runs on")
+    train.add_argument("--nodes", type=int, default=1, help="eks: nodes, each with all its GPUs (default: 1)")
+    efa = train.add_mutually_exclusive_group()
+    efa.add_argument("--efa", action="store_true", default=None, help="eks: use EFA (default: when the pool has it)")
+    efa.add_argument("--no-efa", dest="efa", action="store_false", help="eks: leave EFA out on an EFA pool")
+    train.add_argument("--name", help="eks: the TrainJob's name (default: <stack>-<time>); status and logs need it")
+    train.add_argument("--data", metavar="PREFIX", help="eks: token shards under this prefix of the datasets bucket "
+                                                        "(through /fsx where the stack has FSx)")
+    train.add_argument("--follow", action="store_true", help="eks logs: keep streaming until the pod ends")
     train.add_argument("--stack", help="the stack whose image, role, network and buckets a cloud job uses")
     train.add_argument("--recipe", help="training recipe (default: cpu_debug locally, the stack's in the cloud)")
     train.add_argument("--nproc", type=int, default=2, help="local worker processes (default: 2)")

@@ -11,6 +11,7 @@ import ipaddress
 import json
 import os
 import re
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -213,6 +214,13 @@ class GpuPoolConfig(_Frozen):
     )
     max_gpus: int = Field(4, ge=1, le=4096, description="Upper limit on GPUs the pool may hold at once.")
     efa: bool = Field(False, description="Attach EFA interfaces (keeps the pool in one AZ).")
+    availability_zone: str | None = Field(
+        None, description="The one AZ of an EFA pool (default: the stack's first AZ); other pools use every AZ.",
+    )
+    capacity_reservation_ids: tuple[str, ...] = Field(
+        (), description="EC2 capacity reservations (cr-...) a `reserved` pool launches into; required for it.",
+    )
+    volume_gb: int = Field(200, ge=50, le=16384, description="Root volume of each node, GiB (images, /tmp).")
 
     @field_validator("instance_types")
     @classmethod
@@ -231,6 +239,14 @@ class GpuPoolConfig(_Frozen):
                 raise ValueError(f"{instance_type!r} is not a GPU type in the catalog; allowed: {', '.join(gpu_types)}")
         return value
 
+    @field_validator("capacity_reservation_ids")
+    @classmethod
+    def _reservations(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for reservation in value:
+            if not re.fullmatch(r"cr-[0-9a-f]{8,17}", reservation):
+                raise ValueError(f"{reservation!r} is not a capacity reservation id (cr- and 8-17 hex digits)")
+        return value
+
     @model_validator(mode="after")
     def _efa(self) -> GpuPoolConfig:
         from infra.catalog import EC2_INSTANCES
@@ -239,7 +255,44 @@ class GpuPoolConfig(_Frozen):
             without = [t for t in self.instance_types if EC2_INSTANCES[t].efa_interfaces == 0]
             if without:
                 raise ValueError(f"efa is on but {', '.join(without)} has no EFA interface")
+        elif self.availability_zone is not None:
+            raise ValueError("availability_zone pins EFA pools only; other pools spread over the stack's AZs")
+        if self.capacity_type == "reserved" and not self.capacity_reservation_ids:
+            raise ValueError("a reserved pool needs capacity_reservation_ids")
+        if self.capacity_type != "reserved" and self.capacity_reservation_ids:
+            raise ValueError(f"capacity_reservation_ids apply to reserved pools, not {self.capacity_type}")
         return self
+
+    @property
+    def gpus_per_node(self) -> int:
+        """GPUs on the smallest node the pool may launch (every node of a job gets this many)."""
+        from infra.catalog import EC2_INSTANCES
+
+        return min(EC2_INSTANCES[t].gpus for t in self.instance_types)
+
+
+class FsxConfig(_Frozen):
+    """FSx for Lustre in front of the datasets bucket, mounted into training pods at /fsx."""
+
+    storage_gib: int = Field(1200, description="Capacity, GiB: 1200, 2400, then multiples of 2400.")
+    throughput_mb_s_per_tib: Literal[125, 250, 500, 1000] = Field(
+        125, description="PERSISTENT_2 throughput per TiB of storage."
+    )
+    import_prefix: str = Field("", description="Prefix of the datasets bucket linked at /fsx (empty: all of it).")
+
+    @field_validator("storage_gib")
+    @classmethod
+    def _capacity(cls, value: int) -> int:
+        if value not in (1200, 2400) and (value < 2400 or value % 2400):
+            raise ValueError("PERSISTENT_2 takes 1200, 2400 or a multiple of 2400 GiB")
+        return value
+
+    @field_validator("import_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if value and (not re.fullmatch(r"[\w.-]+(/[\w.-]+)*/", value) or {".", ".."} & set(value.split("/"))):
+            raise ValueError("a prefix of word characters, dots and dashes, ending in '/'")
+        return value
 
 
 class ClusterConfig(_Frozen):
@@ -258,6 +311,22 @@ class ClusterConfig(_Frozen):
         (), description="IAM roles granted cluster-admin through EKS access entries (people, CI deploy roles).",
     )
     log_retention_days: int = Field(90, description="Days control-plane logs are kept (a CloudWatch retention value).")
+    allowed_gpu_instance_types: tuple[str, ...] = Field(
+        (), description="GPU instance types this stack's pools may launch; empty allows every GPU type in the "
+                        "catalog. The policy pack enforces it on each NodePool.",
+    )
+    allow_on_demand_gpus: bool = Field(
+        False, description="Let a dev stack buy on-demand or reserved GPU capacity (dev is spot-only otherwise).",
+    )
+    fsx: FsxConfig | None = Field(None, description="FSx for Lustre linked to the datasets bucket; absent: none.")
+    job_max_restarts: int = Field(
+        3, ge=0, le=20, description="Times a failed training job restarts all its nodes before it fails.",
+    )
+    job_deadline_hours: float = Field(72, gt=0, le=720, description="A training job's wall-clock limit, hours.")
+    admission_timeout_minutes: int = Field(
+        20, ge=1, le=240, description="How long a multi-node job may wait for all its pods to run before it "
+                                      "releases every node and queues again (all-or-nothing placement).",
+    )
 
     @field_validator("kubernetes_version")
     @classmethod
@@ -294,6 +363,15 @@ class ClusterConfig(_Frozen):
         for arn in value:
             if not re.fullmatch(r"arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+", arn):
                 raise ValueError(f"{arn!r} is not an IAM role ARN")
+        return value
+
+    @field_validator("allowed_gpu_instance_types")
+    @classmethod
+    def _allowed_gpus(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        gpu_types = sorted(t for t, f in catalog.EC2_INSTANCES.items() if f.gpus)
+        for instance_type in value:
+            if instance_type not in gpu_types:
+                raise ValueError(f"{instance_type!r} is not a GPU type in the catalog; allowed: {', '.join(gpu_types)}")
         return value
 
     @field_validator("log_retention_days")
@@ -488,6 +566,7 @@ class StackConfig(_Frozen):
                 raise ValueError("network.nat_gateways: prod needs 'per_az' so one AZ outage cannot cut egress")
             if not self.protect_stateful:
                 raise ValueError("protect_stateful: prod must protect its buckets and keys (set true)")
+        self._check_pools()
         if self.endpoint is not None:
             if self.images.serving is None:
                 raise ValueError("images.serving: an endpoint needs the serving image's digest")
@@ -502,6 +581,30 @@ class StackConfig(_Frozen):
         if self.storage.force_destroy and self.protect_stateful:
             raise ValueError("storage.force_destroy: cannot be true when protect_stateful is true")
         return self
+
+    def _check_pools(self) -> None:
+        allowed = self.cluster.allowed_gpu_instance_types
+        for name, pool in self.gpu_pools.items():
+            where = f"gpu_pools.{name}"
+            outside = [t for t in pool.instance_types if allowed and t not in allowed]
+            if outside:
+                raise ValueError(f"{where}.instance_types: {', '.join(outside)} not in "
+                                 f"cluster.allowed_gpu_instance_types ({', '.join(allowed)})")
+            if self.environment == "dev" and pool.capacity_type != "spot" and not self.cluster.allow_on_demand_gpus:
+                raise ValueError(f"{where}.capacity_type: dev buys GPUs as spot; set "
+                                 "cluster.allow_on_demand_gpus to allow on-demand or reserved")
+            if pool.availability_zone is not None and pool.availability_zone not in self.network.availability_zones:
+                raise ValueError(f"{where}.availability_zone: {pool.availability_zone!r} is not one of the "
+                                 f"stack's AZs ({', '.join(self.network.availability_zones)})")
+            if pool.max_gpus < pool.gpus_per_node:
+                raise ValueError(f"{where}.max_gpus: {pool.max_gpus} is fewer than one node's "
+                                 f"{pool.gpus_per_node} GPUs")
+
+    def pool_zones(self, pool: GpuPoolConfig) -> tuple[str, ...]:
+        """The AZs a pool may launch in: one for EFA (a cluster placement group cannot span AZs)."""
+        if pool.efa:
+            return (pool.availability_zone or self.network.availability_zones[0],)
+        return self.network.availability_zones
 
     @property
     def default_tags(self) -> dict[str, str]:
@@ -550,6 +653,9 @@ def _allowed_keys(location: list[str], parent: Any) -> list[str]:
     model: type[BaseModel] = StackConfig
     for part in location:
         annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        # An optional section (`X | None`) names its model inside the union.
+        members = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+        annotation = members[0] if members else annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             model = annotation
         elif part in StackConfig.model_fields and part == "gpu_pools":

@@ -92,7 +92,32 @@ def _node_group(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, ca
                float(scaling.get("minSize", 0)))
 
 
+def _gpu_pool(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
+    """A Karpenter GPU pool: at its GPU limit filled with its dearest type, and at zero when idle.
+    Spot and reserved pools are priced on demand, an upper bound."""
+    spec = r.inputs.get("spec") or {}
+    gpus = int(str((spec.get("limits") or {}).get("nvidia.com/gpu", "0")))
+    requirements = {req["key"]: req["values"] for req in spec["template"]["spec"]["requirements"]}
+    capacity = requirements["karpenter.sh/capacity-type"][0]
+
+    def full_pool_hourly(instance_type: str) -> float:
+        facts = catalog.EC2_INSTANCES[instance_type]
+        return gpus // facts.gpus * facts.on_demand_usd_per_hour
+
+    dearest = max(requirements["node.kubernetes.io/instance-type"], key=full_pool_hourly)
+    nodes = gpus // catalog.EC2_INSTANCES[dearest].gpus
+    yield (f"GPU pool {r.inputs['metadata']['name']}: {dearest} {capacity}", nodes, catalog.ec2_hour(dearest), 0)
+
+
+def _lustre(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
+    gib = float(r.inputs["storageCapacity"])
+    price = catalog.FSX_LUSTRE_P2_GB_MONTH[int(r.inputs["perUnitStorageThroughput"])]
+    yield "FSx for Lustre (GB-month)", gib, price, gib
+
+
 PRICERS: dict[str, Pricer] = {
+    "kubernetes:karpenter.sh/v1:NodePool": _gpu_pool,
+    "aws:fsx/lustreFileSystem:LustreFileSystem": _lustre,
     "aws:ec2/natGateway:NatGateway": _nat,
     "aws:ec2/eip:Eip": _eip,
     "aws:ec2/vpcEndpoint:VpcEndpoint": _endpoint,

@@ -108,6 +108,8 @@ class StackMocks(pulumi.runtime.Mocks):
                               "arn": f"arn:aws:sagemaker:{region}:{acct}:{_SAGEMAKER_ARN_KINDS[typ]}/{physical}"}
         if typ == "aws:eks/cluster:Cluster":
             return physical, {"arn": f"arn:aws:eks:{region}:{acct}:cluster/{physical}",
+                              "vpcConfig": {**dict(inputs.get("vpcConfig") or {}),
+                                            "clusterSecurityGroupId": f"sg-{_hex(name + 'cluster-sg', 17)}"},
                               "endpoint": f"https://{_hex(name, 32).upper()}.gr7.{region}.eks.amazonaws.com",
                               "certificateAuthority": {"data": "LS0tLS1CRUdJTi1DRVJUSUZJQ0FURS0tLS0t"},
                               "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/"
@@ -122,6 +124,17 @@ class StackMocks(pulumi.runtime.Mocks):
         if typ == "aws-native:sagemaker:Endpoint":
             endpoint = str(inputs["endpointName"])
             return endpoint, {"endpointArn": f"arn:aws:sagemaker:{region}:{acct}:endpoint/{endpoint}"}
+        if typ == "aws:fsx/lustreFileSystem:LustreFileSystem":
+            fs_id = f"fs-{_hex(name, 17)}"
+            return fs_id, {"arn": f"arn:aws:fsx:{region}:{acct}:file-system/{fs_id}",
+                           "dnsName": f"{fs_id}.fsx.{region}.amazonaws.com", "mountName": _hex(name + "mount", 8)}
+        if typ.startswith("kubernetes:"):
+            # Kubernetes objects are named by their metadata; ids are namespace/name.
+            metadata = dict(inputs.get("metadata") or {})
+            object_name = str(metadata.get("name") or inputs.get("name") or physical)
+            namespace = metadata.get("namespace") or inputs.get("namespace")
+            return f"{namespace}/{object_name}" if namespace else object_name, {
+                "metadata": {**metadata, "name": object_name}}
         if typ.startswith("pulumi:providers:"):
             return _uuid(name), {}
         # Auto-named resources report the name they were given.

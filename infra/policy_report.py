@@ -24,7 +24,9 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
+from infra.config import StackConfig
 from infra.plan import Plan, PlannedResource
+from policy import ml
 from policy.pack import POLICIES
 
 Policy = ResourceValidationPolicy | StackValidationPolicy
@@ -112,9 +114,17 @@ class _Resources:
         return PolicyProviderResource(planned.type, self.props(planned), planned.urn, planned.name)
 
 
-def evaluate(plan: Plan, policies: tuple[Policy, ...] = POLICIES) -> PolicyReport:
+def pack_config(cfg: StackConfig) -> dict[str, dict[str, Any]]:
+    """The pack's per-policy configuration for a stack: what `pulumi preview --policy-pack-config` gets."""
+    return ml.pack_config(list(cfg.cluster.allowed_gpu_instance_types), cfg.cluster.allow_on_demand_gpus)
+
+
+def evaluate(plan: Plan, policies: tuple[Policy, ...] = POLICIES,
+             config: dict[str, dict[str, Any]] | None = None) -> PolicyReport:
+    """Run ``policies`` over ``plan`` with ``config`` (default: the plan's stack's pack configuration)."""
     resources = _Resources(plan)
     report = PolicyReport(policies=[p.name for p in policies])
+    config = pack_config(plan.config) if config is None else config
 
     for policy in policies:
         def record(message: str, urn: str | None = None, *, _policy: str = policy.name, _urn: str = "") -> None:
@@ -122,14 +132,15 @@ def evaluate(plan: Plan, policies: tuple[Policy, ...] = POLICIES) -> PolicyRepor
 
         if isinstance(policy, StackValidationPolicy):
             try:
-                policy.validate(StackValidationArgs(list(resources.views.values()), {}), record)
+                policy.validate(StackValidationArgs(list(resources.views.values()), config.get(policy.name, {})),
+                                record)
             except UnknownValueError:
                 report.not_applicable[policy.name] = report.not_applicable.get(policy.name, 0) + 1
             continue
         for resource in plan.resources:
             view = resources.views[resource.urn]
             args = ResourceValidationArgs(resource.type, view.props, resource.urn, resource.name, view.opts,
-                                          view.provider, {}, {})
+                                          view.provider, config.get(policy.name, {}), {})
 
             def record_resource(message: str, urn: str | None = None, *, _p: str = policy.name,
                                 _u: str = resource.urn) -> None:

@@ -7,7 +7,6 @@ Pulumi's mock runtime. Both run this same code.
 from __future__ import annotations
 
 import functools
-import json
 import sys
 
 import pulumi
@@ -18,7 +17,8 @@ from pulumi.runtime import config as runtime_config
 from infra.components.budget import Budget, BudgetArgs
 from infra.components.cluster import GpuCluster, GpuClusterArgs
 from infra.components.endpoint import VARIANT, Endpoint, EndpointArgs
-from infra.components.network import Network, NetworkArgs
+from infra.components.in_cluster import InCluster, InClusterArgs
+from infra.components.network import Network, NetworkArgs, subnet_layout
 from infra.components.registry import Registry, RegistryArgs, ReplicationDestination
 from infra.components.storage import Storage, StorageArgs
 from infra.components.training_jobs import TrainingJobs, TrainingJobsArgs
@@ -117,6 +117,27 @@ def build(cfg: StackConfig) -> None:
         config=cfg.cluster, cluster_name=name, kms_key_arn=storage.key.arn,
         private_subnet_ids=[s.id for s in network.private_subnets], account_id=account_id, region=cfg.region,
         partition=partition), opts=with_provider)
+    private_subnets = dict(zip(cfg.network.availability_zones, network.private_subnets, strict=True))
+    pool_zones = {pool_name: cfg.pool_zones(pool) for pool_name, pool in cfg.gpu_pools.items()}
+    # Lustre sits in the AZ of the first EFA pool (its heaviest reader), else in the first AZ.
+    fsx_zone = next((zones[0] for pool_name, zones in pool_zones.items() if cfg.gpu_pools[pool_name].efa),
+                    cfg.network.availability_zones[0])
+    training_image = (registry.repositories["training"].repository_url.apply(
+        functools.partial(_by_digest, digest=cfg.images.training)) if cfg.images.training else None)
+    InCluster(name, InClusterArgs(
+        cluster=cfg.cluster, cluster_name=cluster.cluster.name, cluster_endpoint=cluster.cluster.endpoint,
+        cluster_security_group_id=cluster.cluster.vpc_config.cluster_security_group_id,
+        kubeconfig=cluster.kubeconfig, pools=dict(cfg.gpu_pools),
+        pool_subnets={pool_name: [private_subnets[zone].id for zone in zones]
+                      for pool_name, zones in pool_zones.items()},
+        pool_zones=pool_zones, karpenter_node_role=cluster.karpenter_node_role.name,
+        interruption_queue=cluster.interruption_queue.name, karpenter_ready=cluster.karpenter_ready,
+        namespace=TRAINING_NAMESPACE, training_image=training_image, buckets=storage.buckets,
+        kms_key_arn=storage.key.arn, account_id=account_id, vpc_id=network.vpc.id,
+        fsx_subnet_id=private_subnets[fsx_zone].id,
+        private_subnet_cidrs=subnet_layout(cfg.network.cidr, len(cfg.network.availability_zones))[0],
+        # Karpenter tags what it launches itself, outside the provider's default tags.
+        tags={**cfg.default_tags, tag_key: tag_value}), opts=pulumi.ResourceOptions(parent=cluster))
     training_jobs = TrainingJobs(name, TrainingJobsArgs(
         buckets=storage.buckets, repository_arn=registry.repositories["training"].arn, kms_key_arn=storage.key.arn,
         vpc_id=network.vpc.id, vpc_cidr=cfg.network.cidr, account_id=account_id, region=cfg.region,
@@ -150,10 +171,7 @@ def build(cfg: StackConfig) -> None:
         "pools": {pool: {"instance_types": list(p.instance_types), "max_gpus": p.max_gpus, "efa": p.efa,
                          "capacity_type": p.capacity_type} for pool, p in cfg.gpu_pools.items()},
     })
-    certificate = cluster.cluster.certificate_authority.apply(lambda ca: ca.data if ca else "")
-    pulumi.export("kubeconfig", pulumi.Output.secret(pulumi.Output.all(
-        cluster.cluster.name, cluster.cluster.endpoint, certificate).apply(
-        lambda values: kubeconfig(values[0], values[1], values[2], cfg.region))))
+    pulumi.export("kubeconfig", cluster.kubeconfig)
     pulumi.export("training_jobs", {"role_arn": training_jobs.role.arn,
                                     "security_group_id": training_jobs.security_group.id})
     if endpoint is not None:
@@ -164,18 +182,6 @@ def build(cfg: StackConfig) -> None:
 
 
 TRAINING_NAMESPACE = "training"
-
-
-def kubeconfig(cluster: str, endpoint: str, certificate: str, region: str) -> str:
-    """A kubeconfig that authenticates with the caller's AWS credentials (``aws eks get-token``)."""
-    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws",
-                     "args": ["eks", "get-token", "--cluster-name", cluster, "--region", region]}}
-    return json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": cluster,
-        "clusters": [{"name": cluster, "cluster": {"server": endpoint, "certificate-authority-data": certificate}}],
-        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}],
-        "users": [{"name": cluster, "user": user}],
-    })
 
 
 def _by_digest(repository_url: str, digest: str) -> str:

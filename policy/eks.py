@@ -15,6 +15,7 @@ from policy.common import as_list, decoded, resource_policy, statements
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 ROLE = "aws:iam/role:Role"
 LOG_TYPES = frozenset({"api", "audit", "authenticator", "controllerManager", "scheduler"})
 POD_IDENTITY = "pods.eks.amazonaws.com"
@@ -51,8 +52,13 @@ def _version(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable
         yield "the upgrade policy must be STANDARD, so the cluster never drifts into paid extended support"
 
 
+def _node_settings(props: Mapping[str, Any], args: ResourceValidationArgs) -> Mapping[str, Any]:
+    """A launch template's inputs, or a Karpenter EC2NodeClass's spec (which uses the same names)."""
+    return (decoded(props.get("spec")) or {}) if args.resource_type == NODE_CLASS else props
+
+
 def _imdsv2(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
-    metadata = props.get("metadataOptions") or {}
+    metadata = _node_settings(props, args).get("metadataOptions") or {}
     if metadata.get("httpTokens") != "required":
         yield "nodes must require IMDSv2 (metadataOptions.httpTokens: required)"
     if metadata.get("httpPutResponseHopLimit") != 1:
@@ -64,8 +70,21 @@ def _no_ssh(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[
         yield "nodes must have no SSH key or remote access; use SSM Session Manager"
 
 
+def _no_public_ip(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    if args.resource_type == NODE_CLASS:
+        if (decoded(props.get("spec")) or {}).get("associatePublicIPAddress") is not False:
+            yield "GPU nodes must get no public IP (associatePublicIPAddress: false)"
+        return
+    for interface in as_list(props.get("networkInterfaces")):
+        if str(interface.get("associatePublicIpAddress")).lower() == "true":
+            yield "nodes must get no public IP (networkInterfaces.associatePublicIpAddress)"
+
+
 def _encrypted_volumes(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
-    for mapping in as_list(props.get("blockDeviceMappings")):
+    volumes = as_list(_node_settings(props, args).get("blockDeviceMappings"))
+    if args.resource_type == NODE_CLASS and not volumes:
+        yield "GPU nodes must declare their root volume (blockDeviceMappings), encrypted"
+    for mapping in volumes:
         if str((mapping.get("ebs") or {}).get("encrypted")).lower() != "true":
             yield f"volume {mapping.get('deviceName')} must be encrypted"
 
@@ -93,11 +112,13 @@ POLICIES = (
     resource_policy("eks-supported-version", "EKS runs a version in standard support, with the STANDARD policy",
                     ("SecurityHub:EKS.2",), (CLUSTER,), _version),
     resource_policy("nodes-imdsv2", "Nodes require IMDSv2 with a hop limit of 1", ("CKV_AWS_79", "CKV_AWS_341"),
-                    (LAUNCH_TEMPLATE,), _imdsv2),
+                    (LAUNCH_TEMPLATE, NODE_CLASS), _imdsv2),
     resource_policy("nodes-no-ssh", "Nodes have no SSH key or remote access", ("CKV_AWS_100",),
                     (NODE_GROUP, LAUNCH_TEMPLATE), _no_ssh),
-    resource_policy("nodes-encrypted-volumes", "Node volumes are encrypted", ("CKV_AWS_8",), (LAUNCH_TEMPLATE,),
-                    _encrypted_volumes),
+    resource_policy("nodes-no-public-ip", "Nodes get no public IP address", ("CKV_AWS_88", "SecurityHub:EC2.9"),
+                    (LAUNCH_TEMPLATE, NODE_CLASS), _no_public_ip),
+    resource_policy("nodes-encrypted-volumes", "Node volumes are encrypted", ("CKV_AWS_8",),
+                    (LAUNCH_TEMPLATE, NODE_CLASS), _encrypted_volumes),
     resource_policy("pod-identity-trust", "Pod Identity roles trust only this account's pods, only to assume", (),
                     (ROLE,), _pod_identity_trust),
 )

@@ -2,7 +2,7 @@
 
 from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
-from policy import eks, governance, iam, network, registry, sagemaker, storage
+from policy import eks, governance, iam, ml, network, registry, sagemaker, storage
 
 POLICIES: tuple[ResourceValidationPolicy | StackValidationPolicy, ...] = (
     *storage.POLICIES,
@@ -11,5 +11,6 @@ POLICIES: tuple[ResourceValidationPolicy | StackValidationPolicy, ...] = (
     *network.POLICIES,
     *sagemaker.POLICIES,
     *eks.POLICIES,
+    *ml.POLICIES,
     *governance.POLICIES,
 )

@@ -16,6 +16,7 @@ add-ons, and the AWS side of Karpenter (its roles, node access, interruption que
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,12 +63,28 @@ class GpuClusterArgs:
     partition: pulumi.Input[str]
 
 
+def kubeconfig(cluster: str, endpoint: str, certificate: str, region: str) -> str:
+    """A kubeconfig that authenticates with the caller's AWS credentials (``aws eks get-token``)."""
+    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws",
+                     "args": ["eks", "get-token", "--cluster-name", cluster, "--region", region]}}
+    return json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": cluster,
+        "clusters": [{"name": cluster, "cluster": {"server": endpoint, "certificate-authority-data": certificate}}],
+        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}],
+        "users": [{"name": cluster, "user": user}],
+    })
+
+
 class GpuCluster(pulumi.ComponentResource):
     cluster: aws.eks.Cluster
     node_group: aws.eks.NodeGroup
     karpenter_role: aws.iam.Role
     karpenter_node_role: aws.iam.Role
     interruption_queue: aws.sqs.Queue
+    kubeconfig: pulumi.Output[str]
+    """Secret: the kubeconfig the in-cluster resources and `hoist train` use."""
+    karpenter_ready: list[pulumi.Resource]
+    """What Karpenter's controller needs before it starts: nodes, its role's policy and binding, node access."""
 
     def __init__(self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hoist:cluster:GpuCluster", name, None, opts)
@@ -111,6 +128,10 @@ class GpuCluster(pulumi.ComponentResource):
         self.node_group = self._system_nodes(name, args, child)
         self._addons(name, args, child)
         self._karpenter(name, args, child)
+        certificate = self.cluster.certificate_authority.apply(lambda ca: ca.data if ca else "")
+        self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(
+            self.cluster.name, self.cluster.endpoint, certificate).apply(
+            lambda values: kubeconfig(values[0], values[1], values[2], args.region)))
         self.register_outputs({"cluster_name": self.cluster.name, "endpoint": self.cluster.endpoint})
 
     def _node_role(self, name: str, partition: pulumi.Input[str], child: pulumi.ResourceOptions) -> aws.iam.Role:
@@ -168,8 +189,13 @@ class GpuCluster(pulumi.ComponentResource):
         aws.eks.Addon(f"{name}-aws-ebs-csi-driver", cluster_name=self.cluster.name, addon_name="aws-ebs-csi-driver",
                       pod_identity_associations=[{"role_arn": ebs_role.arn,
                                                   "service_account": "ebs-csi-controller-sa"}], opts=after_nodes)
+        # Container Insights with its own DCGM exporter: GPU utilisation, memory and power per pod and
+        # node land in CloudWatch next to the job metrics, with no second exporter to run.
         aws.eks.Addon(f"{name}-amazon-cloudwatch-observability", cluster_name=self.cluster.name,
                       addon_name="amazon-cloudwatch-observability",
+                      configuration_values=json.dumps({"agent": {"config": {"logs": {"metrics_collected": {
+                          "kubernetes": {"enhanced_container_insights": True,
+                                         "accelerated_compute_metrics": True}}}}}}),
                       pod_identity_associations=[{"role_arn": observability_role.arn,
                                                   "service_account": "cloudwatch-agent"}], opts=after_nodes)
         aws.eks.Addon(f"{name}-aws-fsx-csi-driver", cluster_name=self.cluster.name, addon_name="aws-fsx-csi-driver",
@@ -192,8 +218,8 @@ class GpuCluster(pulumi.ComponentResource):
             aws.cloudwatch.EventTarget(f"{name}-karpenter-{event}", rule=rule.name, arn=queue.arn, opts=child)
 
         self.karpenter_node_role = self._node_role(f"{name}-karpenter-node", args.partition, child)
-        aws.eks.AccessEntry(f"{name}-karpenter-node", cluster_name=self.cluster.name,
-                            principal_arn=self.karpenter_node_role.arn, type="EC2_LINUX", opts=child)
+        node_access = aws.eks.AccessEntry(f"{name}-karpenter-node", cluster_name=self.cluster.name,
+                                          principal_arn=self.karpenter_node_role.arn, type="EC2_LINUX", opts=child)
         self.karpenter_role = aws.iam.Role(f"{name}-karpenter", assume_role_policy=pod_identity_trust(
             args.account_id), opts=child)
         cluster_tag = f"aws:ResourceTag/kubernetes.io/cluster/{args.cluster_name}"
@@ -204,7 +230,7 @@ class GpuCluster(pulumi.ComponentResource):
                     for kind in kinds]
 
         launched = ec2("fleet", "instance", "volume", "network-interface", "launch-template", "spot-instances-request")
-        aws.iam.RolePolicy(f"{name}-karpenter", role=self.karpenter_role.id, policy=document(
+        policy = aws.iam.RolePolicy(f"{name}-karpenter", role=self.karpenter_role.id, policy=document(
             {"Sid": "LaunchScopedToCluster", "Effect": "Allow",
              "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
              "Resource": launched, "Condition": {"StringEquals": {request_tag: "owned"}}},
@@ -238,6 +264,8 @@ class GpuCluster(pulumi.ComponentResource):
             {"Sid": "DescribeCluster", "Effect": "Allow", "Action": "eks:DescribeCluster",
              "Resource": self.cluster.arn},
         ), opts=child)
-        aws.eks.PodIdentityAssociation(f"{name}-karpenter", cluster_name=self.cluster.name,
-                                       namespace=KARPENTER_NAMESPACE, service_account=KARPENTER_SERVICE_ACCOUNT,
-                                       role_arn=self.karpenter_role.arn, opts=child)
+        binding = aws.eks.PodIdentityAssociation(f"{name}-karpenter", cluster_name=self.cluster.name,
+                                                 namespace=KARPENTER_NAMESPACE,
+                                                 service_account=KARPENTER_SERVICE_ACCOUNT,
+                                                 role_arn=self.karpenter_role.arn, opts=child)
+        self.karpenter_ready = [self.node_group, node_access, policy, binding]

@@ -46,3 +46,20 @@ def image_pull(sid: str, repository_arn: pulumi.Input[str]) -> list[dict[str, An
 
 def sagemaker_vpc_placement() -> dict[str, Any]:
     return {"Sid": "VpcPlacement", "Effect": "Allow", "Resource": "*", "Action": list(SAGEMAKER_VPC_ACTIONS)}
+
+
+def training_data_access(buckets: dict[str, Any], kms_key_arn: pulumi.Input[str]) -> list[dict[str, Any]]:
+    """What a trainer needs of the stack's data: read datasets, read and write checkpoints (old ones
+    are pruned), write models, and use the stack's key for all three."""
+    datasets, checkpoints, models = (buckets[r] for r in ("datasets", "checkpoints", "models"))
+    return [
+        {"Sid": "ReadDatasets", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+         "Resource": [datasets.arn, pulumi.Output.concat(datasets.arn, "/*")]},
+        {"Sid": "ReadWriteCheckpoints", "Effect": "Allow",
+         "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:AbortMultipartUpload"],
+         "Resource": [checkpoints.arn, pulumi.Output.concat(checkpoints.arn, "/*")]},
+        {"Sid": "WriteModels", "Effect": "Allow", "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+         "Resource": pulumi.Output.concat(models.arn, "/*")},
+        {"Sid": "UseStackKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+         "Resource": kms_key_arn},
+    ]

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.iam import document, image_pull, sagemaker_vpc_placement, service_trust
+from infra.components.iam import (
+    document,
+    image_pull,
+    sagemaker_vpc_placement,
+    service_trust,
+    training_data_access,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,25 +45,17 @@ class TrainingJobs(pulumi.ComponentResource):
         self.role = aws.iam.Role(f"{name}-training-job",
                                  assume_role_policy=service_trust("sagemaker.amazonaws.com", args.account_id),
                                  opts=child)
-        datasets, checkpoints, models = (args.buckets[r] for r in ("datasets", "checkpoints", "models"))
+        datasets = args.buckets["datasets"]
         logs = pulumi.Output.format("arn:{0}:logs:{1}:{2}:log-group:/aws/sagemaker/TrainingJobs:*", args.partition,
                                     args.region, args.account_id)
         aws.iam.RolePolicy(f"{name}-training-job", role=self.role.id, policy=document(
-            {"Sid": "ReadDatasets", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
-             "Resource": [datasets.arn, pulumi.Output.concat(datasets.arn, "/*")]},
+            *training_data_access(args.buckets, args.kms_key_arn),
             # SageMaker Processing uploads prepared shards here for the job.
             {"Sid": "WritePreparedDatasets", "Effect": "Allow", "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
              "Resource": pulumi.Output.concat(datasets.arn, "/prepared/*")},
-            {"Sid": "ReadWriteCheckpoints", "Effect": "Allow",
-             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket",
-                        "s3:AbortMultipartUpload"],
-             "Resource": [checkpoints.arn, pulumi.Output.concat(checkpoints.arn, "/*")]},
-            {"Sid": "WriteModels", "Effect": "Allow", "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
-             "Resource": pulumi.Output.concat(models.arn, "/*")},
             *image_pull("PullTrainingImage", args.repository_arn),
-            {"Sid": "UseStackKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey",
-                                                                  "kms:CreateGrant"],
-             "Resource": args.kms_key_arn},
+            # SageMaker encrypts the job's volumes with the key through a grant.
+            {"Sid": "GrantStackKey", "Effect": "Allow", "Action": "kms:CreateGrant", "Resource": args.kms_key_arn},
             {"Sid": "WriteLogs", "Effect": "Allow",
              "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], "Resource": logs},
             sagemaker_vpc_placement(),

@@ -15,6 +15,9 @@ from infra.policy_report import evaluate
 from policy.pack import POLICIES
 from tests.conftest import planned
 
+NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
+NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+
 
 @pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
 def test_every_stack_passes_with_zero_violations(stack: str, preview: bool) -> None:
@@ -153,6 +156,13 @@ MUTATIONS: dict[str, tuple[str, str, str, Mutation]] = {
     "nodes-no-ssh": ("staging", "aws:eks/nodeGroup:NodeGroup", "", set_input("remoteAccess", {"ec2SshKey": "ops"})),
     "nodes-encrypted-volumes": ("prod", "aws:ec2/launchTemplate:LaunchTemplate", "",
                                 set_input("blockDeviceMappings.0.ebs.encrypted", "false")),
+    "nodes-no-public-ip": ("prod", NODE_CLASS, "h100", set_input("spec.associatePublicIPAddress", True)),
+    "gpu-instance-types-allowed": ("dev", NODE_POOL, "", set_input("spec.template.spec.requirements.0.values",
+                                                                  ["g5.xlarge", "p5.48xlarge"])),
+    "gpu-pool-limit": ("staging", NODE_POOL, "", set_input("spec.limits", {})),
+    "efa-pool-single-az": ("prod", NODE_POOL, "h100", set_input("spec.template.spec.requirements.2.values",
+                                                                ["us-east-1a", "us-east-1b"])),
+    "dev-gpu-spot-only": ("dev", NODE_POOL, "", set_input("spec.template.spec.requirements.1.values", ["on-demand"])),
     "pod-identity-trust": ("dev", "aws:iam/role:Role", "ebs-csi",
                            edit_json("assumeRolePolicy", _first_statement(Condition={}))),
     "vpc-flow-logs": ("prod", "aws:ec2/flowLog:FlowLog", "", set_input("trafficType", "REJECT")),
@@ -164,6 +174,32 @@ MUTATIONS: dict[str, tuple[str, str, str, Mutation]] = {
     "prod-state-protected": ("prod", "aws:s3/bucket:Bucket", "checkpoints",
                              lambda r: dataclasses.replace(r, protect=False)),
 }
+
+
+# Policies that also judge Karpenter's EC2NodeClass trip on it as they do on a launch template.
+NODE_CLASS_MUTATIONS: dict[str, tuple[str, str, Mutation]] = {
+    "nodes-imdsv2": ("prod", "a10g", set_input("spec.metadataOptions.httpTokens", "optional")),
+    "nodes-encrypted-volumes": ("dev", "", set_input("spec.blockDeviceMappings.0.ebs.encrypted", False)),
+}
+
+
+@pytest.mark.parametrize("policy", sorted(NODE_CLASS_MUTATIONS))
+def test_node_class_mutation_trips_the_node_policy(policy: str) -> None:
+    stack, name, change = NODE_CLASS_MUTATIONS[policy]
+    assert evaluate(mutate(planned(stack), NODE_CLASS, change, name)).tripped() == {policy}
+
+
+def test_gpu_rules_read_the_stack_configuration() -> None:
+    """The same plan passes or fails by the pack configuration: allowed types, and dev's on-demand opt-in."""
+    on_demand = mutate(planned("dev"), NODE_POOL, set_input("spec.template.spec.requirements.1.values",
+                                                            ["on-demand"]))
+    allowed = {"gpu-instance-types-allowed": {"allowedInstanceTypes": ["g5.xlarge", "g5.2xlarge"]}}
+    assert evaluate(on_demand, config={**allowed, "dev-gpu-spot-only": {"allowOnDemandGpus": True}}).passed
+    assert evaluate(on_demand, config=allowed).tripped() == {"dev-gpu-spot-only"}
+    narrower = {"gpu-instance-types-allowed": {"allowedInstanceTypes": ["g5.xlarge"]}}
+    assert evaluate(planned("dev"), config=narrower).tripped() == {"gpu-instance-types-allowed"}
+    # Staging buys on-demand GPUs; the spot-only rule is dev's alone.
+    assert evaluate(planned("staging"), config={}).passed
 
 
 def test_every_policy_has_a_tripping_mutation() -> None:
