@@ -218,7 +218,7 @@ HELM_CHARTS: dict[str, HelmChart] = {
                        source="kubernetes-sigs/kueue release v0.18.3 (API kueue.x-k8s.io/v1beta2)",
                        as_of=_CHARTS_AS_OF),
 }
-"""Every Helm release of the cluster, by pinned chart version. `make verify-pins` lists each for review."""
+"""Every Helm release of the cluster, by pinned chart version. `make verify-pins` checks each is still published."""
 
 KARPENTER_FEATURE_GATES: dict[str, bool] = {"ReservedCapacity": True, "SpotToSpotConsolidation": False,
                                             "NodeRepair": True}

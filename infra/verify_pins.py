@@ -1,8 +1,9 @@
 """`make verify-pins`: check the catalog's dated facts against AWS where a network and credentials exist.
 
 It compares the catalog's EC2 on-demand prices with the AWS Price List API, its EKS versions with
-DescribeClusterVersions, and its pinned image digests with their registries (does the digest still
-exist; has the tag moved on), and prints every difference. It is not part of `make test`: the test
+DescribeClusterVersions, the GPU nodes' AMI release with EKS's public SSM parameters, its pinned image
+digests with their registries (does the digest still exist; has the tag moved on) and its Helm chart
+versions with their repositories, and prints every difference. It is not part of `make test`: the test
 machines have no network, and prices move on AWS's schedule, not ours.
 """
 
@@ -92,6 +93,39 @@ def image_differences() -> list[str]:
     return differences
 
 
+def chart_differences() -> list[str]:
+    """Every pinned chart version must still be published (a Helm index entry, or an OCI tag)."""
+    import yaml
+
+    differences = []
+    for name, chart in catalog.HELM_CHARTS.items():
+        if chart.repository is None:
+            registry, _, repository = chart.chart.removeprefix("oci://").partition("/")
+            found = _manifest_digest(ImageRef(registry, repository, chart.version, ""), chart.version) is not None
+        else:
+            with urllib.request.urlopen(f"{chart.repository}/index.yaml", timeout=30) as response:  # noqa: S310
+                index = yaml.safe_load(response)
+            found = any(entry.get("version") == chart.version for entry in index["entries"].get(chart.chart, []))
+        if not found:
+            where = chart.repository or chart.chart
+            differences.append(f"chart {name}: version {chart.version} is not published at {where}")
+    return differences
+
+
+def ami_differences(ssm: object) -> list[str]:
+    """The pinned AL2023 release must exist for every Kubernetes version the catalog supports."""
+    release = catalog.GPU_NODE_AMI.value.partition("@")[2]
+    differences = []
+    for version in catalog.eks_versions_in_standard_support():
+        parameter = (f"/aws/service/eks/optimized-ami/{version}/amazon-linux-2023/x86_64/nvidia/"
+                     f"amazon-eks-node-al2023-x86_64-nvidia-{version}-{release}/image_id")
+        try:
+            ssm.get_parameter(Name=parameter)  # type: ignore[attr-defined]
+        except ssm.exceptions.ParameterNotFound:  # type: ignore[attr-defined]
+            differences.append(f"GPU node AMI {release}: no AL2023 NVIDIA image for Kubernetes {version}")
+    return differences
+
+
 def main() -> int:
     try:
         import boto3
@@ -111,17 +145,19 @@ def main() -> int:
         for version in catalog.EKS_VERSIONS:
             if version not in live_versions:
                 differences.append(f"EKS {version}: in the catalog, not offered by AWS")
+        differences += ami_differences(boto3.client("ssm", region_name="us-east-1"))
     except (BotoCoreError, ClientError) as exc:
         print(f"verify-pins: cannot reach AWS ({exc}); run it where a network and credentials exist")
         return 2
     try:
         differences += image_differences()
+        differences += chart_differences()
     except (OSError, ValueError) as exc:
-        print(f"verify-pins: cannot reach the image registries ({exc})")
+        print(f"verify-pins: cannot reach the image registries or chart repositories ({exc})")
         return 2
     for line in differences:
         print(line)
-    print(f"verify-pins: {len(differences)} difference(s) against AWS and the image registries")
+    print(f"verify-pins: {len(differences)} difference(s) against AWS, the image registries and chart repositories")
     return 1 if differences else 0
 
 
