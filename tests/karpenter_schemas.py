@@ -70,7 +70,8 @@ NODE_POOL: dict[str, Any] = {
                 "metadata": _obj({
                     "annotations": _string_map(),
                     "labels": {"type": "object", "maxProperties": 100, "additionalProperties": {
-                        "type": "string", "maxLength": 63, "pattern": r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"}},
+                        "type": "string", "maxLength": 63,
+                        "pattern": r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"}},
                 }),
                 "spec": _obj({
                     "expireAfter": {"type": "string", "pattern": _DURATION},

@@ -7,7 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
@@ -99,8 +99,8 @@ def test_every_pools_node_pod_matches_the_kubernetes_schema(stack: str) -> None:
 class FakeApiServer(BaseHTTPRequestHandler):
     """The three Kubernetes API endpoints `hoist train` calls, recording what it sends."""
 
-    requests: list[tuple[str, str, Any]] = []
-    jobs: dict[str, Any] = {}
+    requests: ClassVar[list[tuple[str, str, Any]]] = []
+    jobs: ClassVar[dict[str, Any]] = {}
 
     def _reply(self, status: int, body: Any, content_type: str = "application/json") -> None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -110,13 +110,13 @@ class FakeApiServer(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.requests.append(("POST", self.path, body))
         self.jobs[body["metadata"]["name"]] = body
         self._reply(201, body)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.requests.append(("GET", self.path, self.headers.get("Authorization")))
         path = self.path.split("?")[0]
         if path.startswith("/apis/trainer.kubeflow.org/v1alpha1/namespaces/training/trainjobs/"):

@@ -33,8 +33,8 @@ def one(plan: Plan, typ: str, name: str) -> PlannedResource:
 def custom_object(resource: PlannedResource) -> dict[str, Any]:
     """A custom resource as the cluster receives it: the program's inputs, numbers as JSON has them."""
     raw = {key: resource.inputs[key] for key in ("apiVersion", "kind", "metadata", "spec")}
-    decoded: dict[str, Any] = json.loads(json.dumps(raw), parse_float=lambda text: int(float(text)) if float(text).is_integer()
-                      else float(text))
+    decoded: dict[str, Any] = json.loads(json.dumps(raw), parse_float=lambda text: (
+        int(float(text)) if float(text).is_integer() else float(text)))
     return decoded
 
 
@@ -74,7 +74,8 @@ def test_efa_pool_stays_in_one_az_with_one_subnet() -> None:
     assert spec["template"]["metadata"]["labels"]["hoist.dev/efa"] == "true"
     subnets = one(plan, NODE_CLASS_TYPE, "nodeclass-h100-efa").inputs["spec"]["subnetSelectorTerms"]
     az_subnet = one(plan, "aws:ec2/subnet:Subnet", f"private-{pool.availability_zone}")
-    assert subnets == [{"id": plan.outputs["private_subnet_ids"][0]}] and az_subnet.inputs["availabilityZone"] == "us-east-1a"
+    assert az_subnet.inputs["availabilityZone"] == "us-east-1a"
+    assert subnets == [{"id": plan.outputs["private_subnet_ids"][0]}]
 
 
 def test_reserved_pool_launches_into_its_capacity_reservations() -> None:
