@@ -108,6 +108,24 @@ INVALID: list[tuple[str, str, str, Any, str, str]] = [
     ("a tag instead of a digest", "dev", "images.training", "latest", "hoist:images.training", "sha256:"),
     ("autoscaling bounds reversed", "dev", "endpoint.max_instances", 0, "hoist:endpoint.max_instances",
      "greater than or equal to 1"),
+    ("on-demand GPUs in dev", "dev", "gpu_pools.a10g-spot.capacity_type", "on-demand",
+     "hoist:gpu_pools.a10g-spot.capacity_type", "allow_on_demand_gpus"),
+    ("a GPU type the stack does not allow", "prod", "gpu_pools.a10g-spot.instance_types", ["g6e.12xlarge"],
+     "hoist:gpu_pools.a10g-spot.instance_types", "cluster.allowed_gpu_instance_types"),
+    ("reserved pool without reservations", "staging", "gpu_pools.a10g.capacity_type", "reserved",
+     "hoist:gpu_pools.a10g", "needs capacity_reservation_ids"),
+    ("malformed capacity reservation", "prod", "gpu_pools.h100-efa.capacity_reservation_ids", ["cr-zz"],
+     "hoist:gpu_pools.h100-efa.capacity_reservation_ids", "capacity reservation id"),
+    ("EFA pool in an AZ the stack lacks", "prod", "gpu_pools.h100-efa.availability_zone", "us-east-1f",
+     "hoist:gpu_pools.h100-efa.availability_zone", "us-east-1a, us-east-1b, us-east-1c"),
+    ("GPU limit below one node", "prod", "gpu_pools.h100-efa.max_gpus", 4, "hoist:gpu_pools.h100-efa.max_gpus",
+     "fewer than one node's 8 GPUs"),
+    ("Lustre capacity off the steps", "prod", "cluster.fsx.storage_gib", 3000, "hoist:cluster.fsx.storage_gib",
+     "multiple of 2400"),
+    ("Lustre prefix escaping the bucket", "prod", "cluster.fsx.import_prefix", "../other/",
+     "hoist:cluster.fsx.import_prefix", "ending in '/'"),
+    ("unknown FSx setting", "prod", "cluster.fsx.size", 1200, "hoist:cluster.fsx.size",
+     "storage_gib, throughput_mb_s_per_tib"),
 ]
 
 
@@ -120,7 +138,7 @@ def test_invalid_config_is_one_precise_line(case: str, base: str, path: str, val
     assert "\n" not in message
     assert message.startswith(f"{SOURCE}: {key}")
     assert allowed in message
-    if value is not DELETE and not key.endswith(("regoin", "cidrr")) and "pool name" not in case:
+    if value is not DELETE and not key.endswith(("regoin", "cidrr", "fsx.size")) and "pool name" not in case:
         assert json.dumps(value) in message or repr(value) in message or str(value) in message
 
 
