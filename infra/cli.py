@@ -56,6 +56,14 @@ def load_outputs(args: argparse.Namespace) -> StackOutputs:
     return outputs.from_pulumi(args.stack, PROJECT_ROOT)
 
 
+def _policy_config(args: argparse.Namespace) -> int:
+    from infra.config import load_stack
+    from infra.policy_report import pack_config
+
+    sys.stdout.write(json.dumps(pack_config(load_stack(args.stack)), indent=2, sort_keys=True) + "\n")
+    return 0
+
+
 def _outputs(args: argparse.Namespace) -> int:
     stack_outputs = load_outputs(args)
     if stack_outputs.stack != args.stack:
@@ -456,6 +464,11 @@ def parser() -> argparse.ArgumentParser:
     local.add_argument("--clients", type=int, default=8, help="concurrent clients sending them")
     local.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a training setting")
     local.set_defaults(run=_local)
+
+    policy_config = commands.add_parser("policy-config", help="the policy pack's configuration for a stack "
+                                                              "(for pulumi's --policy-pack-config)")
+    policy_config.add_argument("--stack", required=True, help="stack name")
+    policy_config.set_defaults(run=_policy_config)
 
     train = commands.add_parser("train", help="run a training job: locally, on the stack's cluster, or on SageMaker")
     train.add_argument("action", nargs="?", choices=("run", "status", "logs"), default="run",

@@ -3,6 +3,7 @@ that exist with the flags they pass."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -15,6 +16,7 @@ import yaml
 
 from infra import catalog, cli
 from infra.config import PROJECT_ROOT
+from policy.pack import POLICIES
 
 WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
 FILES = sorted(WORKFLOWS.glob("*.yml"))
@@ -143,4 +145,18 @@ def test_the_commands_the_workflows_run_exist_with_their_flags() -> None:
     for targets in make:
         result = subprocess.run(["make", "-n", *targets], cwd=PROJECT_ROOT, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
+    assert ["policy-config", "--stack", "dev"] in hoist
     # `hoist plan --diff` against the previous commit of a small repository is tested in tests/infra/test_cli.py.
+
+
+def test_every_policy_run_gets_the_stacks_policy_configuration(capsys: pytest.CaptureFixture[str]) -> None:
+    """The GPU rules read per-stack settings; every pulumi run with the pack is given them."""
+    for path in FILES:
+        for _, step in steps(load(path)):
+            if step.get("with", {}).get("policyPacks"):
+                assert step["with"]["policyPackConfigs"] == "policy-config.json", path.name
+    assert cli.main(["policy-config", "--stack", "prod"]) == 0
+    config = json.loads(capsys.readouterr().out)
+    assert config["gpu-instance-types-allowed"]["allowedInstanceTypes"] == ["p5.48xlarge", "p4d.24xlarge",
+                                                                            "g5.12xlarge", "g5.48xlarge"]
+    assert {policy.name for policy in POLICIES} >= set(config)
