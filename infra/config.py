@@ -203,6 +203,13 @@ class BudgetConfig(_Frozen):
         return value
 
 
+def _require_gpu_type(instance_type: str) -> None:
+    facts = catalog.EC2_INSTANCES.get(instance_type)
+    if facts is None or facts.gpus == 0:
+        gpu_types = sorted(t for t, f in catalog.EC2_INSTANCES.items() if f.gpus)
+        raise ValueError(f"{instance_type!r} is not a GPU type in the catalog; allowed: {', '.join(gpu_types)}")
+
+
 class GpuPoolConfig(_Frozen):
     """A pool of GPU capacity that scales from zero (provisioned by the cluster component)."""
 
@@ -225,18 +232,13 @@ class GpuPoolConfig(_Frozen):
     @field_validator("instance_types")
     @classmethod
     def _instance_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from infra.catalog import EC2_INSTANCES
-
         if not value:
             raise ValueError("at least one instance type is required")
         known = aws_shapes.ec2_instance_types()
         for instance_type in value:
             if instance_type not in known:
                 raise ValueError(f"{instance_type!r} is not an EC2 instance type")
-            facts = EC2_INSTANCES.get(instance_type)
-            if facts is None or facts.gpus == 0:
-                gpu_types = sorted(t for t, f in EC2_INSTANCES.items() if f.gpus)
-                raise ValueError(f"{instance_type!r} is not a GPU type in the catalog; allowed: {', '.join(gpu_types)}")
+            _require_gpu_type(instance_type)
         return value
 
     @field_validator("capacity_reservation_ids")
@@ -368,10 +370,8 @@ class ClusterConfig(_Frozen):
     @field_validator("allowed_gpu_instance_types")
     @classmethod
     def _allowed_gpus(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        gpu_types = sorted(t for t, f in catalog.EC2_INSTANCES.items() if f.gpus)
         for instance_type in value:
-            if instance_type not in gpu_types:
-                raise ValueError(f"{instance_type!r} is not a GPU type in the catalog; allowed: {', '.join(gpu_types)}")
+            _require_gpu_type(instance_type)
         return value
 
     @field_validator("log_retention_days")
