@@ -80,6 +80,14 @@ def _no_public_ip(props: Mapping[str, Any], args: ResourceValidationArgs) -> Ite
             yield "nodes must get no public IP (networkInterfaces.associatePublicIpAddress)"
 
 
+def _ami_pinned(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    for term in as_list((decoded(props.get("spec")) or {}).get("amiSelectorTerms")):
+        alias = str(term.get("alias", ""))
+        if alias.endswith("@latest") or not (alias or term.get("id")):
+            yield (f"GPU nodes must pin their AMI (an alias like al2023@v20260903, or an id), not {alias or term}; "
+                   "a moving AMI drifts every node, and Karpenter replaces drifted nodes")
+
+
 def _encrypted_volumes(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
     volumes = as_list(_node_settings(props, args).get("blockDeviceMappings"))
     if args.resource_type == NODE_CLASS and not volumes:
@@ -117,6 +125,8 @@ POLICIES = (
                     (NODE_GROUP, LAUNCH_TEMPLATE), _no_ssh),
     resource_policy("nodes-no-public-ip", "Nodes get no public IP address", ("CKV_AWS_88", "SecurityHub:EC2.9"),
                     (LAUNCH_TEMPLATE, NODE_CLASS), _no_public_ip),
+    resource_policy("nodes-ami-pinned", "Karpenter's nodes run a pinned AMI release", (), (NODE_CLASS,),
+                    _ami_pinned),
     resource_policy("nodes-encrypted-volumes", "Node volumes are encrypted", ("CKV_AWS_8",),
                     (LAUNCH_TEMPLATE, NODE_CLASS), _encrypted_volumes),
     resource_policy("pod-identity-trust", "Pod Identity roles trust only this account's pods, only to assume", (),

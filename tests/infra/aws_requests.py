@@ -381,7 +381,30 @@ def _role_policy(r: PlannedResource) -> list[Request]:
                                       "PolicyDocument": r.inputs["policy"]})]
 
 
+def _lustre(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    return [("fsx", "CreateFileSystem", {
+        "FileSystemType": "LUSTRE", "StorageCapacity": i["storageCapacity"], "SubnetIds": [i["subnetIds"]],
+        "SecurityGroupIds": i["securityGroupIds"], "KmsKeyId": i["kmsKeyId"],
+        "FileSystemTypeVersion": i["fileSystemTypeVersion"],
+        "LustreConfiguration": {"DeploymentType": i["deploymentType"],
+                                "PerUnitStorageThroughput": i["perUnitStorageThroughput"],
+                                "DataCompressionType": i["dataCompressionType"]}})]
+
+
+def _data_repository(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    policy = i["s3"]["autoImportPolicy"]
+    return [("fsx", "CreateDataRepositoryAssociation", {
+        "FileSystemId": i["fileSystemId"], "FileSystemPath": i["fileSystemPath"],
+        "DataRepositoryPath": i["dataRepositoryPath"],
+        "BatchImportMetaDataOnCreate": i["batchImportMetaDataOnCreate"],
+        "S3": {"AutoImportPolicy": {"Events": policy["events"]}}})]
+
+
 TRANSLATORS: dict[str, Callable[[PlannedResource], list[Request]]] = {
+    "aws:fsx/lustreFileSystem:LustreFileSystem": _lustre,
+    "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation": _data_repository,
     "aws:ec2/vpc:Vpc": _vpc,
     "aws:ec2/subnet:Subnet": _subnet,
     "aws:ec2/vpcEndpoint:VpcEndpoint": _endpoint,

@@ -157,6 +157,7 @@ MUTATIONS: dict[str, tuple[str, str, str, Mutation]] = {
     "nodes-encrypted-volumes": ("prod", "aws:ec2/launchTemplate:LaunchTemplate", "",
                                 set_input("blockDeviceMappings.0.ebs.encrypted", "false")),
     "nodes-no-public-ip": ("prod", NODE_CLASS, "h100", set_input("spec.associatePublicIPAddress", True)),
+    "nodes-ami-pinned": ("staging", NODE_CLASS, "", set_input("spec.amiSelectorTerms.0.alias", "al2023@latest")),
     "gpu-instance-types-allowed": ("dev", NODE_POOL, "", set_input("spec.template.spec.requirements.0.values",
                                                                   ["g5.xlarge", "p5.48xlarge"])),
     "gpu-pool-limit": ("staging", NODE_POOL, "", set_input("spec.limits", {})),
