@@ -32,20 +32,25 @@ def job_name(stack: str, now: dt.datetime) -> str:
 
 def build(stack: str, cfg: StackConfig, outputs: StackOutputs, request: JobRequest) -> dict[str, Any]:
     """The checked TrainJob for ``request`` on ``stack``; ConfigError names what is wrong."""
-    _, shape = job_request(dict(cfg.gpu_pools), request)
-    if outputs.cluster is None:
-        raise ConfigError(f"stack {stack} exports no cluster; run `pulumi up` first")
+    shape = job_request(dict(cfg.gpu_pools), request)
+    namespace = _namespace(outputs)
     if "training" not in outputs.images:
         raise ConfigError(f"stack {stack} runs no training image yet: set hoist:images.training to a digest")
     buckets = {role: outputs.buckets[role].name for role in ("datasets", "checkpoints", "models")}
-    job = train_job(request, shape, namespace=outputs.cluster.namespace, image=outputs.images["training"],
+    job = train_job(request, shape, namespace=namespace, image=outputs.images["training"],
                     buckets=buckets, cluster=cfg.cluster, stack=stack)
     problems = trainer_api_errors(job, "TrainJob")
-    runtime = training_runtime(outputs.cluster.namespace, cfg.cluster, outputs.images["training"])
+    runtime = training_runtime(namespace, cfg.cluster, outputs.images["training"])
     problems += kubernetes_errors(node_pod(runtime, job), cfg.cluster.kubernetes_version)
     if problems:
         raise ConfigError(f"the TrainJob does not fit the pinned APIs: {problems[0]}")
     return job
+
+
+def _namespace(outputs: StackOutputs) -> str:
+    if outputs.cluster is None:
+        raise ConfigError(f"stack {outputs.stack} exports no cluster; run `pulumi up` first")
+    return outputs.cluster.namespace
 
 
 def node_pod(runtime: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
@@ -175,8 +180,7 @@ def status(name: str, outputs: StackOutputs) -> dict[str, Any]:
     """The TrainJob's conditions and its pods' phases."""
     from kubernetes import client
 
-    assert outputs.cluster is not None
-    namespace = outputs.cluster.namespace
+    namespace = _namespace(outputs)
     api_client = _api(outputs)
     job = client.CustomObjectsApi(api_client).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
     pods = client.CoreV1Api(api_client).list_namespaced_pod(
@@ -194,8 +198,7 @@ def logs(name: str, outputs: StackOutputs, *, follow: bool) -> Iterator[str]:
     """Lines of rank 0's log (the first node's pod)."""
     from kubernetes import client
 
-    assert outputs.cluster is not None
-    namespace = outputs.cluster.namespace
+    namespace = _namespace(outputs)
     core = client.CoreV1Api(_api(outputs))
     pods = core.list_namespaced_pod(namespace, label_selector=(
         f"jobset.sigs.k8s.io/jobset-name={name},batch.kubernetes.io/job-completion-index=0"))

@@ -25,6 +25,8 @@ NODE_CLASS_API = "karpenter.k8s.aws/v1"
 GPU_RESOURCE = "nvidia.com/gpu"
 EFA_RESOURCE = "vpc.amazonaws.com/efa"
 GPU_TAINT = {"key": GPU_RESOURCE, "value": "true", "effect": "NoSchedule"}
+GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
+"""What GPU pods (and the GPU daemon sets) carry to land on the tainted nodes."""
 POOL_LABEL = "hoist.dev/pool"
 EFA_LABEL = "hoist.dev/efa"
 EMPTY_AFTER = "10m"

@@ -23,7 +23,7 @@ from typing import Any
 
 from infra import catalog
 from infra.config import ClusterConfig, ConfigError, GpuPoolConfig
-from infra.karpenter import EFA_RESOURCE, GPU_RESOURCE, GPU_TAINT, POOL_LABEL
+from infra.karpenter import EFA_RESOURCE, GPU_RESOURCE, GPU_TOLERATION, POOL_LABEL
 
 TRAINER_API = "trainer.kubeflow.org/v1alpha1"
 KUEUE_API = "kueue.x-k8s.io/v1beta2"
@@ -126,8 +126,8 @@ class JobRequest:
     overrides: tuple[str, ...] = ()
 
 
-def job_request(pools: dict[str, GpuPoolConfig], request: JobRequest) -> tuple[GpuPoolConfig, NodeShape]:
-    """The pool and node shape of a request; a ConfigError names what is wrong and what is allowed."""
+def job_request(pools: dict[str, GpuPoolConfig], request: JobRequest) -> NodeShape:
+    """The node shape of a request on its pool; a ConfigError names what is wrong and what is allowed."""
     pool = pools.get(request.pool_name)
     if pool is None:
         allowed = ", ".join(sorted(pools)) or "none (the stack has no gpu_pools)"
@@ -145,7 +145,7 @@ def job_request(pools: dict[str, GpuPoolConfig], request: JobRequest) -> tuple[G
         raise ConfigError(f"--data {request.data!r}: a prefix of the datasets bucket, like prepared/corpus-v1/")
     if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", request.name):
         raise ConfigError(f"--name {request.name!r}: 1-63 lower-case letters, digits and dashes")
-    return pool, shape
+    return shape
 
 
 def train_job(request: JobRequest, shape: NodeShape, *, namespace: str, image: str, buckets: dict[str, str],
@@ -163,7 +163,7 @@ def train_job(request: JobRequest, shape: NodeShape, *, namespace: str, image: s
         args += ["--set", override]
     pod_spec: dict[str, Any] = {
         "nodeSelector": {POOL_LABEL: request.pool_name},
-        "tolerations": [{"key": GPU_TAINT["key"], "operator": "Exists", "effect": GPU_TAINT["effect"]}],
+        "tolerations": [dict(GPU_TOLERATION)],
     }
     if cluster.fsx is not None:
         pod_spec["volumes"] = [{"name": FSX_CLAIM, "persistentVolumeClaim": {"claimName": FSX_CLAIM}}]
@@ -199,7 +199,7 @@ def resource_flavor(pool_name: str) -> dict[str, Any]:
     """Kueue's view of a pool: its nodes carry the pool label and the GPU taint."""
     return {"apiVersion": KUEUE_API, "kind": "ResourceFlavor", "metadata": {"name": pool_name},
             "spec": {"nodeLabels": {POOL_LABEL: pool_name},
-                     "tolerations": [{"key": GPU_TAINT["key"], "operator": "Exists", "effect": GPU_TAINT["effect"]}]}}
+                     "tolerations": [dict(GPU_TOLERATION)]}}
 
 
 def cluster_queue(pool_name: str, pool: GpuPoolConfig, namespace: str) -> dict[str, Any]:

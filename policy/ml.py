@@ -14,6 +14,7 @@ from typing import Any
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
+    PolicyProviderResource,
     PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
@@ -23,7 +24,7 @@ from pulumi_policy import (
 )
 
 from infra import catalog
-from policy.common import ENVIRONMENT_TAG, as_list, decoded
+from policy.common import as_list, decoded, environment
 
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 GPU = "nvidia.com/gpu"
@@ -91,10 +92,11 @@ def _pool_policy(name: str, description: str, check: PoolCheck,
 
 
 def _stack_environment(resources: list[PolicyResource]) -> str | None:
+    """The environment tag of the stack's AWS provider (Kubernetes resources carry no AWS tags)."""
     for resource in resources:
         if resource.resource_type == AWS_PROVIDER:
-            tags = decoded((decoded(resource.props.get("defaultTags")) or {}).get("tags")) or {}
-            return str(tags.get(ENVIRONMENT_TAG)) if tags.get(ENVIRONMENT_TAG) else None
+            return environment(PolicyProviderResource(resource.resource_type, resource.props, resource.urn,
+                                                      resource.name))
     return None
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.iam import document
+from infra.components.iam import document, pod_identity_trust
 from infra.config import ClusterConfig
 
 CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -40,16 +40,6 @@ INTERRUPTION_EVENTS: dict[str, dict[str, Any]] = {
 
 def managed(partition: pulumi.Input[str], name: str) -> pulumi.Output[str]:
     return pulumi.Output.format("arn:{0}:iam::aws:policy/{1}", partition, name)
-
-
-def pod_identity_trust(account_id: pulumi.Input[str]) -> pulumi.Output[str]:
-    """Trust for a role assumed by Pod Identity: the EKS pods service, from this account only."""
-    return document({
-        "Effect": "Allow",
-        "Principal": {"Service": "pods.eks.amazonaws.com"},
-        "Action": ["sts:AssumeRole", "sts:TagSession"],
-        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-    })
 
 
 @dataclass(frozen=True, kw_only=True)

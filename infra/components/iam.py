@@ -25,6 +25,16 @@ def service_trust(service: str, account_id: pulumi.Input[str]) -> pulumi.Output[
     })
 
 
+def pod_identity_trust(account_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    """Trust for a role assumed by Pod Identity: the EKS pods service, from this account only."""
+    return document({
+        "Effect": "Allow",
+        "Principal": {"Service": "pods.eks.amazonaws.com"},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+    })
+
+
 # The EC2 actions SageMaker needs to place a job's or endpoint's network interfaces in the VPC. They
 # have no resource-level permissions, so AWS requires "*" as their resource.
 SAGEMAKER_VPC_ACTIONS = (

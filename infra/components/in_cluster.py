@@ -24,9 +24,9 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from infra import catalog
-from infra.components.iam import document, training_data_access
+from infra.components.iam import document, pod_identity_trust, training_data_access
 from infra.config import ClusterConfig, FsxConfig, GpuPoolConfig
-from infra.karpenter import GPU_TAINT, node_class, node_pool
+from infra.karpenter import GPU_TOLERATION, node_class, node_pool
 from infra.trainjob import (
     FSX_CLAIM,
     SERVICE_ACCOUNT,
@@ -38,7 +38,6 @@ from infra.trainjob import (
 )
 
 LUSTRE_PORTS = ((988, 988), (1018, 1023))
-GPU_TOLERATION = {"key": GPU_TAINT["key"], "operator": "Exists", "effect": GPU_TAINT["effect"]}
 SYSTEM_NODES = {"hoist.dev/role": "system"}
 
 
@@ -166,10 +165,8 @@ class InCluster(pulumi.ComponentResource):
             _custom(f"{name}-runtime", training_runtime(args.namespace, args.cluster, args.training_image), kube,
                     depends_on=[self.namespace, trainer])
 
-        self.training_role = aws.iam.Role(f"{name}-trainer", assume_role_policy=document({
-            "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
-            "Action": ["sts:AssumeRole", "sts:TagSession"],
-            "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}}}), opts=aws_child)
+        self.training_role = aws.iam.Role(f"{name}-trainer", assume_role_policy=pod_identity_trust(args.account_id),
+                                          opts=aws_child)
         aws.iam.RolePolicy(f"{name}-trainer", role=self.training_role.id,
                            policy=document(*training_data_access(args.buckets, args.kms_key_arn)), opts=aws_child)
         aws.eks.PodIdentityAssociation(f"{name}-trainer", cluster_name=args.cluster_name, namespace=args.namespace,
