@@ -33,7 +33,7 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 verify-pins: $(STAMP)
-	$(BIN)/python -m infra.verify_pins
+	$(BIN)/python -m tools.verify_pins
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -124,6 +124,20 @@ def sagemaker_hour(instance_type: str) -> Price:
                  source=SAGEMAKER_PRICING, as_of=SAGEMAKER_PRICING_DATE)
 
 
+SAGEMAKER_LOCAL_NVME_FAMILIES = ("ml.g4dn.", "ml.g5.", "ml.g6.", "ml.g6e.", "ml.p3dn.", "ml.p4d.", "ml.p4de.",
+                                 "ml.p5.", "ml.p5e.", "ml.p5en.", "ml.trn1.", "ml.trn1n.", "ml.trn2.", "ml.m5d.",
+                                 "ml.c5d.", "ml.r5d.")
+"""SageMaker instance families whose storage is local NVMe instance storage, encrypted by the hardware.
+CreateTrainingJob and CreateProcessingJob (botocore 1.44 model, ``ResourceConfig.VolumeKmsKeyId``):
+"You can't request a VolumeKmsKeyId when using an instance type with local storage." The AWS page
+"Instance types with local storage" lists the families (read 2026-11-28)."""
+
+
+def has_local_nvme(instance_type: str) -> bool:
+    """Whether a SageMaker instance type stores volumes on local NVMe (no customer KMS key applies)."""
+    return instance_type.startswith(SAGEMAKER_LOCAL_NVME_FAMILIES)
+
+
 @dataclass(frozen=True, kw_only=True)
 class EksVersion:
     released: dt.date

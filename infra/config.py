@@ -1,53 +1,37 @@
-"""The stack config: everything a stack may vary, typed once.
+"""The stack config's schema: everything a stack may vary, typed once.
 
-A stack file (``stacks/Pulumi.<stack>.yaml``) holds values under the ``hoist:`` namespace. They are
-validated by ``StackConfig``; a bad value fails with one line naming the file, the key, the value
-and what is allowed. ``parse`` is pure: it never calls AWS, reads the clock or touches Pulumi.
+Every field has a description and a default that suits dev. Validation is pure: it never calls
+AWS, reads the clock or touches Pulumi (instance types come from botocore's offline service models,
+prices and versions from the dated catalog). Reading stack files and turning a validation error into
+one line is ``infra.stack_files``' job.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
-import os
 import re
-import typing
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from infra import aws_shapes, catalog
+from infra.fields import (
+    AccountId,
+    EmailAddress,
+    ImageDigest,
+    Ipv4Cidr,
+    LogRetentionDays,
+    RoleArn,
+    S3Prefix,
+    StackName,
+    TagKey,
+)
+from training.config import RECIPES  # the training package's recipe table: pure Python, no torch
 
-NAMESPACE = "hoist"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# HOIST_STACKS_DIR lets tools and tests read stack files from elsewhere.
-STACKS_DIR = Path(os.environ.get("HOIST_STACKS_DIR", PROJECT_ROOT / "stacks"))
-
-# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-                      2192, 2557, 2922, 3288, 3653)
 InterfaceEndpoint = Literal["ecr.api", "ecr.dkr", "sts", "logs", "sagemaker.api", "sagemaker.runtime"]
 INTERFACE_ENDPOINT_SERVICES: tuple[InterfaceEndpoint, ...] = (
     "ecr.api", "ecr.dkr", "sts", "logs", "sagemaker.api", "sagemaker.runtime")
 Environment = Literal["dev", "staging", "prod"]
-
-_TAG_KEY = re.compile(r"^[\w.:/=+\-@ ]{1,128}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-_STACK_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
-
-
-def _check_stack_name(name: str) -> None:
-    if not _STACK_NAME.fullmatch(name):
-        raise ValueError(f"{name!r} is not a stack name (lower-case letters, digits and dashes)")
-
-
-class ConfigError(ValueError):
-    """A stack config that cannot be used; the message is one line meant for a person."""
-
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
@@ -56,7 +40,7 @@ class _Frozen(BaseModel):
 class NetworkConfig(_Frozen):
     """The VPC: where every private workload of the stack lives."""
 
-    cidr: str = Field("10.0.0.0/16", description="IPv4 CIDR of the VPC, a /16 to /20 block.")
+    cidr: Ipv4Cidr = Field("10.0.0.0/16", description="IPv4 CIDR of the VPC, a /16 to /20 block.")
     availability_zones: tuple[str, ...] = Field(
         ("us-east-1a", "us-east-1b"),
         description="AZs to spread subnets over (at least 2; prod needs 3). Must be in the stack's region.",
@@ -68,17 +52,14 @@ class NetworkConfig(_Frozen):
         INTERFACE_ENDPOINT_SERVICES,
         description="AWS services reached privately through interface VPC endpoints (S3 always has a gateway).",
     )
-    flow_log_retention_days: int = Field(
+    flow_log_retention_days: LogRetentionDays = Field(
         30, description="Days VPC flow logs are kept in CloudWatch Logs (a CloudWatch retention value)."
     )
 
     @field_validator("cidr")
     @classmethod
     def _cidr(cls, value: str) -> str:
-        try:
-            network = ipaddress.IPv4Network(value, strict=True)
-        except ValueError as exc:
-            raise ValueError(f"not an IPv4 CIDR block ({exc}); expected e.g. 10.0.0.0/16") from None
+        network = ipaddress.IPv4Network(value)
         if not 16 <= network.prefixlen <= 20:
             raise ValueError("prefix length must be /16 to /20 to leave room for 2 subnets per AZ")
         if not network.is_private:
@@ -94,13 +75,6 @@ class NetworkConfig(_Frozen):
             raise ValueError("availability zones must be distinct")
         if len(value) > 6:
             raise ValueError("at most 6 availability zones are supported")
-        return value
-
-    @field_validator("flow_log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"must be a CloudWatch retention value: {', '.join(map(str, LOG_RETENTION_DAYS))}")
         return value
 
 
@@ -133,11 +107,11 @@ class RegistryConfig(_Frozen):
     untagged_expiry_days: int = Field(
         7, ge=1, le=3650, description="Days an untagged image (a superseded build layer) is kept."
     )
-    replicate_to: tuple[str, ...] = Field(
+    replicate_to: tuple[StackName, ...] = Field(
         (), description="Stacks whose registries receive every image pushed here (ECR cross-account "
                         "replication); set on the stack CI pushes to, so the same bytes reach every stack.",
     )
-    receive_from: str | None = Field(
+    receive_from: StackName | None = Field(
         None, description="The stack whose registry replicates into this one; only its account is granted "
                           "ecr:ReplicateImage here.",
     )
@@ -145,36 +119,20 @@ class RegistryConfig(_Frozen):
     @field_validator("replicate_to")
     @classmethod
     def _stacks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for name in value:
-            _check_stack_name(name)
         if len(set(value)) != len(value):
             raise ValueError("a stack is listed twice")
-        return value
-
-    @field_validator("receive_from")
-    @classmethod
-    def _source(cls, value: str | None) -> str | None:
-        if value is not None:
-            _check_stack_name(value)
         return value
 
 
 class ImagesConfig(_Frozen):
     """The images this stack runs, by digest: `hoist build` prints them; a promotion pull request sets them."""
 
-    training: str | None = Field(
+    training: ImageDigest | None = Field(
         None, description="Digest (sha256:...) of the training image in this stack's registry."
     )
-    serving: str | None = Field(
+    serving: ImageDigest | None = Field(
         None, description="Digest (sha256:...) of the serving image in this stack's registry."
     )
-
-    @field_validator("training", "serving")
-    @classmethod
-    def _digest(cls, value: str | None) -> str | None:
-        if value is not None and not _DIGEST.fullmatch(value):
-            raise ValueError("expected an image digest: sha256: followed by 64 lower-case hex digits")
-        return value
 
     def digests(self) -> dict[str, str]:
         """The digests that are set, by part."""
@@ -188,7 +146,7 @@ class BudgetConfig(_Frozen):
     alert_threshold_percent: int = Field(
         80, ge=1, le=1000, description="Alert when actual or forecast spend passes this % of the limit."
     )
-    alert_emails: tuple[str, ...] = Field(
+    alert_emails: tuple[EmailAddress, ...] = Field(
         ("platform-team@example.com",), description="Addresses that receive budget alerts (at least one)."
     )
 
@@ -197,9 +155,6 @@ class BudgetConfig(_Frozen):
     def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
             raise ValueError("at least one alert e-mail address is required")
-        for address in value:
-            if not _EMAIL.match(address):
-                raise ValueError(f"{address!r} is not an e-mail address")
         return value
 
 
@@ -251,10 +206,8 @@ class GpuPoolConfig(_Frozen):
 
     @model_validator(mode="after")
     def _efa(self) -> GpuPoolConfig:
-        from infra.catalog import EC2_INSTANCES
-
         if self.efa:
-            without = [t for t in self.instance_types if EC2_INSTANCES[t].efa_interfaces == 0]
+            without = [t for t in self.instance_types if catalog.EC2_INSTANCES[t].efa_interfaces == 0]
             if without:
                 raise ValueError(f"efa is on but {', '.join(without)} has no EFA interface")
         elif self.availability_zone is not None:
@@ -268,9 +221,7 @@ class GpuPoolConfig(_Frozen):
     @property
     def gpus_per_node(self) -> int:
         """GPUs on the smallest node the pool may launch (every node of a job gets this many)."""
-        from infra.catalog import EC2_INSTANCES
-
-        return min(EC2_INSTANCES[t].gpus for t in self.instance_types)
+        return min(catalog.EC2_INSTANCES[t].gpus for t in self.instance_types)
 
 
 class FsxConfig(_Frozen):
@@ -280,7 +231,7 @@ class FsxConfig(_Frozen):
     throughput_mb_s_per_tib: Literal[125, 250, 500, 1000] = Field(
         125, description="PERSISTENT_2 throughput per TiB of storage."
     )
-    import_prefix: str = Field("", description="Prefix of the datasets bucket linked at /fsx (empty: all of it).")
+    import_prefix: S3Prefix = Field("", description="Prefix of the datasets bucket linked at /fsx (empty: all of it).")
 
     @field_validator("storage_gib")
     @classmethod
@@ -289,12 +240,6 @@ class FsxConfig(_Frozen):
             raise ValueError("PERSISTENT_2 takes 1200, 2400 or a multiple of 2400 GiB")
         return value
 
-    @field_validator("import_prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        if value and (not re.fullmatch(r"[\w.-]+(/[\w.-]+)*/", value) or {".", ".."} & set(value.split("/"))):
-            raise ValueError("a prefix of word characters, dots and dashes, ending in '/'")
-        return value
 
 
 class ClusterConfig(_Frozen):
@@ -303,16 +248,17 @@ class ClusterConfig(_Frozen):
     kubernetes_version: str = Field(
         "1.35", description="Kubernetes version, in EKS standard support on the catalog's date (infra/catalog.py)."
     )
-    public_access_cidrs: tuple[str, ...] = Field(
+    public_access_cidrs: tuple[Ipv4Cidr, ...] = Field(
         (), description="CIDRs that may reach the API endpoint from the internet; empty keeps it private "
                         "(reach it from inside the VPC). Never 0.0.0.0/0.",
     )
     system_instance_type: str = Field("m6i.large", description="Instance type of the system node group.")
     system_nodes: int = Field(2, ge=1, le=20, description="Nodes in the system node group (add-ons, Karpenter).")
-    admin_role_arns: tuple[str, ...] = Field(
+    admin_role_arns: tuple[RoleArn, ...] = Field(
         (), description="IAM roles granted cluster-admin through EKS access entries (people, CI deploy roles).",
     )
-    log_retention_days: int = Field(90, description="Days control-plane logs are kept (a CloudWatch retention value).")
+    log_retention_days: LogRetentionDays = Field(
+        90, description="Days control-plane logs are kept (a CloudWatch retention value).")
     allowed_gpu_instance_types: tuple[str, ...] = Field(
         (), description="GPU instance types this stack's pools may launch; empty allows every GPU type in the "
                         "catalog. The policy pack enforces it on each NodePool.",
@@ -343,11 +289,7 @@ class ClusterConfig(_Frozen):
     @classmethod
     def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for cidr in value:
-            try:
-                network = ipaddress.IPv4Network(cidr, strict=True)
-            except ValueError as exc:
-                raise ValueError(f"{cidr!r} is not an IPv4 CIDR block ({exc})") from None
-            if network.prefixlen < 8:
+            if ipaddress.IPv4Network(cidr).prefixlen < 8:
                 raise ValueError(f"{cidr!r} opens the API to too much of the internet; name your networks (/8 or "
                                  "narrower), or leave the list empty for a private endpoint")
         return value
@@ -359,26 +301,11 @@ class ClusterConfig(_Frozen):
             raise ValueError(f"not an EC2 instance type priced in the catalog ({', '.join(catalog.EC2_INSTANCES)})")
         return value
 
-    @field_validator("admin_role_arns")
-    @classmethod
-    def _admins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for arn in value:
-            if not re.fullmatch(r"arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]+", arn):
-                raise ValueError(f"{arn!r} is not an IAM role ARN")
-        return value
-
     @field_validator("allowed_gpu_instance_types")
     @classmethod
     def _allowed_gpus(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for instance_type in value:
             _require_gpu_type(instance_type)
-        return value
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"CloudWatch keeps logs for one of {', '.join(map(str, LOG_RETENTION_DAYS))} days")
         return value
 
 
@@ -405,8 +332,6 @@ class TrainingJobConfig(_Frozen):
     @field_validator("recipe")
     @classmethod
     def _recipe(cls, value: str) -> str:
-        from training.config import RECIPES  # pure: the training package's recipe table, no torch
-
         if value not in RECIPES:
             raise ValueError(f"unknown recipe; allowed: {', '.join(RECIPES)}")
         return value
@@ -494,12 +419,12 @@ class StackConfig(_Frozen):
         "dev", description="The tier this stack serves; prod turns on the strict guardrails."
     )
     region: str = Field("us-east-1", description="AWS region of every resource in the stack.")
-    allowed_account_ids: tuple[str, ...] = Field(
+    allowed_account_ids: tuple[AccountId, ...] = Field(
         description="AWS account ids this stack may touch; the provider refuses any other account."
     )
     cost_center: str = Field("ml-platform", min_length=1, max_length=128,
                              description="Value of the cost-center tag on every resource.")
-    tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on every resource.")
+    tags: dict[TagKey, str] = Field(default_factory=dict, description="Extra tags on every resource.")
     protect_stateful: bool = Field(
         False, description="Protect buckets and keys from deletion and retain them on delete (prod must)."
     )
@@ -531,17 +456,12 @@ class StackConfig(_Frozen):
     def _accounts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
             raise ValueError("at least one AWS account id is required")
-        for account in value:
-            if not re.fullmatch(r"\d{12}", account):
-                raise ValueError(f"{account!r} is not a 12-digit AWS account id")
         return value
 
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
         for key, tag_value in value.items():
-            if not _TAG_KEY.match(key) or key.lower().startswith("aws:"):
-                raise ValueError(f"tag key {key!r} is not a valid AWS tag key (1-128 chars, no 'aws:' prefix)")
             if len(tag_value) > 256:
                 raise ValueError(f"tag {key!r} value is longer than 256 characters")
         return value
@@ -611,122 +531,3 @@ class StackConfig(_Frozen):
         """Tags the provider puts on every resource, for cost allocation and for the policy pack."""
         return {**self.tags, "hoist:project": "hoist", "hoist:environment": self.environment,
                 "cost-center": self.cost_center, "managed-by": "pulumi"}
-
-
-def _format_error(source: str, error: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
-    location = [str(part) for part in error["loc"]]
-    message = str(error["msg"]).removeprefix("Value error, ")
-    # Cross-field errors carry their own key at the start of the message.
-    if not location and ": " in message and not message.startswith(" "):
-        key, _, message = message.partition(": ")
-        location = key.split(".")
-    key = f"{NAMESPACE}:" + ".".join(location) if location else NAMESPACE
-    if error["type"] == "extra_forbidden":
-        parent = _lookup(raw, location[:-1])
-        allowed = _allowed_keys(location[:-1], parent)
-        return f"{source}: {key}: unknown key; allowed keys here: {', '.join(allowed)}"
-    if error["type"] == "missing":
-        field_info = StackConfig.model_fields.get(location[0]) if len(location) == 1 else None
-        described = f" — {field_info.description}" if field_info and field_info.description else ""
-        return f"{source}: {key}: required but missing{described}"
-    value = _lookup(raw, location)
-    shown = json.dumps(value) if value is not _MISSING else "(unset)"
-    return f"{source}: {key} = {shown}: {message}"
-
-
-_MISSING = object()
-
-
-def _lookup(raw: Mapping[str, Any], location: list[str]) -> Any:
-    node: Any = raw
-    for part in location:
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        elif isinstance(node, list | tuple) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return _MISSING
-    return node
-
-
-def _allowed_keys(location: list[str], parent: Any) -> list[str]:
-    model: type[BaseModel] = StackConfig
-    for part in location:
-        annotation = model.model_fields[part].annotation if part in model.model_fields else None
-        # An optional section (`X | None`) names its model inside the union.
-        members = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
-        annotation = members[0] if members else annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
-        elif part in StackConfig.model_fields and part == "gpu_pools":
-            continue
-        else:
-            model = GpuPoolConfig
-    return sorted(model.model_fields)
-
-
-def parse(raw: Mapping[str, Any], source: str) -> StackConfig:
-    """Validate the ``hoist:`` values of one stack. Raises ConfigError with one line per problem."""
-    try:
-        return StackConfig.model_validate(dict(raw))
-    except ValidationError as exc:
-        errors = exc.errors()
-        first = _format_error(source, errors[0], raw)
-        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-        raise ConfigError(first + more) from None
-
-
-def read_stack_file(path: Path) -> dict[str, Any]:
-    """The ``hoist:`` values of a Pulumi stack file, with the namespace stripped."""
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such stack file; stacks live in {STACKS_DIR}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    values = document.get("config") or {}
-    if not isinstance(values, dict):
-        raise ConfigError(f"{path}: 'config' must be a mapping of keys to values")
-    raw: dict[str, Any] = {}
-    for key, value in values.items():
-        namespace, _, name = str(key).partition(":")
-        if namespace == NAMESPACE and name:
-            raw[name] = value
-    return raw
-
-
-def stack_file(stack: str) -> Path:
-    return STACKS_DIR / f"Pulumi.{stack}.yaml"
-
-
-def available_stacks() -> list[str]:
-    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in STACKS_DIR.glob("Pulumi.*.yaml"))
-
-
-def load_stack(stack: str) -> StackConfig:
-    """Read and validate ``stacks/Pulumi.<stack>.yaml``."""
-    path = stack_file(stack)
-    if not path.exists():
-        raise ConfigError(f"unknown stack {stack!r}; available: {', '.join(available_stacks())}")
-    source = path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
-    return parse(read_stack_file(path), source=str(source))
-
-
-def from_pulumi_config(values: Mapping[str, Any], stack: str) -> StackConfig:
-    """Validate the ``hoist:*`` entries of Pulumi's runtime config (object values arrive as JSON)."""
-    raw: dict[str, Any] = {}
-    for key, value in values.items():
-        namespace, _, name = key.partition(":")
-        if namespace != NAMESPACE or not name:
-            continue
-        # Pulumi hands object and list values to the program as JSON text; scalars stay strings.
-        if isinstance(value, str) and value[:1] in "{[":
-            try:
-                raw[name] = json.loads(value)
-                continue
-            except json.JSONDecodeError:
-                pass
-        raw[name] = value
-    return parse(raw, source=f"stacks/Pulumi.{stack}.yaml")
-
-

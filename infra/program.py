@@ -19,11 +19,11 @@ from infra.components.cluster import GpuCluster, GpuClusterArgs
 from infra.components.endpoint import VARIANT, Endpoint, EndpointArgs
 from infra.components.in_cluster import InCluster, InClusterArgs
 from infra.components.network import Network, NetworkArgs, subnet_layout
-from infra.components.registry import Registry, RegistryArgs, ReplicationDestination
+from infra.components.registry import Registry, RegistryArgs, ReplicationDestination, image_by_digest
 from infra.components.storage import Storage, StorageArgs
 from infra.components.training_jobs import TrainingJobs, TrainingJobsArgs
-from infra.config import ConfigError, StackConfig, from_pulumi_config, load_stack
-from infra.images import image_uri
+from infra.config import StackConfig
+from infra.stack_files import ConfigError, from_pulumi_config, load_stack
 
 STATEFUL_TYPES = frozenset({
     "aws:s3/bucket:Bucket",
@@ -83,7 +83,7 @@ def replication_peers(
     return tuple(destinations), source
 
 
-def build(cfg: StackConfig) -> None:
+def define_stack(cfg: StackConfig) -> None:
     """Create every resource of the stack described by ``cfg`` and export its outputs."""
     stack = pulumi.get_stack()
     if cfg.protect_stateful:
@@ -123,7 +123,7 @@ def build(cfg: StackConfig) -> None:
     fsx_zone = next((zones[0] for pool_name, zones in pool_zones.items() if cfg.gpu_pools[pool_name].efa),
                     cfg.network.availability_zones[0])
     training_image = (registry.repositories["training"].repository_url.apply(
-        functools.partial(_by_digest, digest=cfg.images.training)) if cfg.images.training else None)
+        functools.partial(image_by_digest, digest=cfg.images.training)) if cfg.images.training else None)
     InCluster(name, InClusterArgs(
         cluster=cfg.cluster, cluster_name=cluster.cluster.name, cluster_endpoint=cluster.cluster.endpoint,
         cluster_security_group_id=cluster.cluster.vpc_config.cluster_security_group_id,
@@ -151,7 +151,7 @@ def build(cfg: StackConfig) -> None:
         models = storage.buckets["models"]
         endpoint = Endpoint(name, EndpointArgs(
             config=cfg.endpoint, endpoint_name=name,
-            image_uri=serving.repository_url.apply(functools.partial(_by_digest, digest=cfg.images.serving)),
+            image_uri=serving.repository_url.apply(functools.partial(image_by_digest, digest=cfg.images.serving)),
             repository_arn=serving.arn, models_bucket=models.bucket, models_bucket_arn=models.arn,
             kms_key_arn=storage.key.arn, vpc_id=network.vpc.id, vpc_cidr=cfg.network.cidr,
             private_subnet_ids=[s.id for s in network.private_subnets], account_id=account_id, region=cfg.region,
@@ -168,6 +168,7 @@ def build(cfg: StackConfig) -> None:
     pulumi.export("repositories", {part: r.repository_url for part, r in registry.repositories.items()})
     pulumi.export("cluster", {
         "name": cluster.cluster.name, "endpoint": cluster.cluster.endpoint, "namespace": TRAINING_NAMESPACE,
+        "kubernetes_version": cfg.cluster.kubernetes_version, "fsx": cfg.cluster.fsx is not None,
         "pools": {pool: {"instance_types": list(p.instance_types), "max_gpus": p.max_gpus, "efa": p.efa,
                          "capacity_type": p.capacity_type} for pool, p in cfg.gpu_pools.items()},
     })
@@ -178,14 +179,10 @@ def build(cfg: StackConfig) -> None:
         pulumi.export("endpoint", {"name": endpoint.endpoint.endpoint_name, "variant": VARIANT})
     # The images the stack runs, by digest from its config; jobs and endpoints take them from here.
     pulumi.export("images", {part: pulumi.Output.from_input(registry.repositories[part].repository_url).apply(
-        functools.partial(_by_digest, digest=digest)) for part, digest in cfg.images.digests().items()})
+        functools.partial(image_by_digest, digest=digest)) for part, digest in cfg.images.digests().items()})
 
 
 TRAINING_NAMESPACE = "training"
-
-
-def _by_digest(repository_url: str, digest: str) -> str:
-    return image_uri(repository_url, digest)
 
 
 def current_config() -> StackConfig:
@@ -201,4 +198,4 @@ def main() -> None:
         # One line for the person reading `pulumi preview`, not a Python traceback.
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
-    build(cfg)
+    define_stack(cfg)

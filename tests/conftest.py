@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from infra import config
-from infra import plan as plan_module
-from infra.config import PROJECT_ROOT
-from infra.plan import Plan
+from hoist.plan import recording
+from hoist.plan.recording import Plan
+from infra import stack_files
+from infra.stack_files import PROJECT_ROOT
 
 STACKS = ("dev", "staging", "prod")
 _cache: dict[tuple[str, bool], Plan] = {}
@@ -25,7 +25,7 @@ def planned(stack: str, preview: bool = False) -> Plan:
     """The plan of ``stack``; cached because every test only reads it."""
     key = (stack, preview)
     if key not in _cache:
-        _cache[key] = plan_module.run(stack, preview=preview)
+        _cache[key] = recording.record(stack, preview=preview)
     return _cache[key]
 
 
@@ -55,7 +55,7 @@ def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Lifecycle:
     problems = 200
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "COLUMNS": "120"}
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "infra.cli", "local", "--workdir", str(workdir), "--seed", "0",
+    result = subprocess.run([sys.executable, "-m", "hoist.cli", "local", "--workdir", str(workdir), "--seed", "0",
                              "--problems", str(problems)], cwd=PROJECT_ROOT, env=env, capture_output=True,
                             text=True, timeout=600, check=False)
     return Lifecycle(workdir, result, time.monotonic() - started, problems)
@@ -65,8 +65,8 @@ def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Lifecycle:
 def stacks_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the stack files that the code under test reads and may edit."""
     stacks = tmp_path / "stacks"
-    shutil.copytree(config.STACKS_DIR, stacks)
-    monkeypatch.setattr(config, "STACKS_DIR", stacks)
+    shutil.copytree(stack_files.STACKS_DIR, stacks)
+    monkeypatch.setattr(stack_files, "STACKS_DIR", stacks)
     return stacks
 
 

@@ -16,18 +16,18 @@ from dataclasses import asdict
 
 from torch.distributed.elastic.multiprocessing.errors import record
 
-from training.config import RECIPES, TrainConfigError, build
+from training.config import DEFAULT_RECIPE, RECIPES, TrainConfigError, resolve
 
 
 @record
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--recipe", default="cpu_debug", choices=sorted(RECIPES))
+    parser.add_argument("--recipe", default=DEFAULT_RECIPE, choices=sorted(RECIPES))
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     try:
-        cfg = build(args.recipe, args.overrides)
+        cfg = resolve(args.recipe, args.overrides)
     except TrainConfigError as exc:
         print(f"training: error: {exc}", file=sys.stderr)
         return 2

@@ -142,19 +142,42 @@ def _convert(name: str, text: str, current: object) -> object:
     return text
 
 
-def build(recipe: str, overrides: Sequence[str]) -> TrainConfig:
+DEFAULT_RECIPE = "cpu_debug"
+
+
+def parse_overrides(overrides: Sequence[str]) -> dict[str, str]:
+    """``key=value`` strings as a mapping; later overrides win, as on a command line."""
+    values: dict[str, str] = {}
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        if not sep or not key:
+            raise TrainConfigError(f"--set {override!r}: expected key=value")
+        values[key] = value
+    return values
+
+
+def resolve(recipe: str, overrides: Sequence[str]) -> TrainConfig:
     """A recipe with ``key=value`` overrides applied and checked."""
     if recipe not in RECIPES:
         raise TrainConfigError(f"unknown recipe {recipe!r}; allowed: {', '.join(RECIPES)}")
-    # Later overrides win, as on a command line.
     cfg = RECIPES[recipe]()
     fields = {f.name for f in dataclasses.fields(cfg)}
     changes: dict[str, object] = {}
-    for override in overrides:
-        key, sep, value = override.partition("=")
-        if not sep:
-            raise TrainConfigError(f"--set {override!r}: expected key=value")
+    for key, value in parse_overrides(overrides).items():
         if key not in fields:
             raise TrainConfigError(f"--set {key}: unknown key; allowed: {', '.join(sorted(fields))}")
         changes[key] = _convert(key, value, getattr(cfg, key))
     return dataclasses.replace(cfg, **changes)  # type: ignore[arg-type]
+
+
+def as_arguments(recipe: str, overrides: Sequence[str]) -> list[str]:
+    """The trainer's arguments (``--recipe R --set k=v ...``) for every backend, checked first: a bad
+    key or value is refused here, before a process starts or a job is sent."""
+    resolve(recipe, overrides)
+    return ["--recipe", recipe, *[arg for override in overrides for arg in ("--set", override)]]
+
+
+def as_hyperparameters(recipe: str, overrides: Sequence[str]) -> dict[str, str]:
+    """The same settings as SageMaker hyperparameters (the launcher turns them back into arguments)."""
+    resolve(recipe, overrides)
+    return {"recipe": recipe, **parse_overrides(overrides)}

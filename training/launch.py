@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from training.config import DEFAULT_RECIPE, TrainConfigError, as_arguments
+
 DEFAULT_MASTER_PORT = 29500
 DEFAULT_MAX_RESTARTS = 3
 # Hyperparameters the launcher itself consumes; every other one becomes a `--set key=value`.
@@ -114,15 +116,17 @@ def plan_launch(argv: Sequence[str], env: Mapping[str, str], opt_ml: Path) -> La
         defaults = [f"sagemaker_model_dir={opt_ml / 'model'}", f"checkpoint_uri={opt_ml / 'checkpoints'}",
                     f"output_dir={opt_ml / 'output' / 'data'}", "progress=false"]
         overrides = [f"{k}={v}" for k, v in sorted(hyper.items()) if k not in LAUNCHER_HYPERPARAMETERS]
-        recipe = ["--recipe", hyper["recipe"]] if "recipe" in hyper else []
-        sets = [item for pair in (defaults + overrides) for item in ("--set", pair)]
+        try:
+            settings = as_arguments(hyper.get("recipe", DEFAULT_RECIPE), defaults + overrides)
+        except TrainConfigError as exc:
+            raise LaunchError(f"hyperparameters.json: {exc}") from None
         nproc = own.nproc or (_int(hyper["nproc"], "nproc") if "nproc" in hyper else gpus or 1)
         if "max_restarts" in hyper:
             restarts = _int(hyper["max_restarts"], "max_restarts")
         return LaunchPlan(platform="sagemaker", nnodes=len(hosts), node_rank=hosts.index(current),
                           nproc_per_node=nproc, master_addr=hosts[0],
                           master_port=_int(hyper.get("master_port", str(DEFAULT_MASTER_PORT)), "master_port"),
-                          max_restarts=restarts, train_args=[*recipe, *sets, *train_args])
+                          max_restarts=restarts, train_args=[*settings, *train_args])
 
     for platform, prefix in (("kubeflow", "PET_"), ("torchrun", "")):
         if f"{prefix}NNODES" in env and f"{prefix}MASTER_ADDR" in env:

@@ -69,6 +69,14 @@ class Settings:
         if self.shard_tokens < 1 or not 300 <= self.vocab_size <= 1 << 20:
             raise PrepareError("--shard-tokens must be at least 1 and --vocab-size between 300 and 1048576")
 
+    def arguments(self) -> list[str]:
+        """These settings as ``python -m training.prepare`` arguments, checked first: every backend
+        (local processes, a SageMaker Processing job) runs the stage with exactly these."""
+        self.check()
+        return ["--tokenizer", self.tokenizer, "--vocab-size", str(self.vocab_size), "--shard-tokens",
+                str(self.shard_tokens), "--min-chars", str(self.min_chars), "--max-chars", str(self.max_chars),
+                "--text-field", self.text_field]
+
 
 def clean(text: str) -> tuple[str, int]:
     """The cleaned text and how many control or format characters were removed."""

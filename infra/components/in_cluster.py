@@ -26,16 +26,9 @@ import pulumi_kubernetes as k8s
 from infra import catalog
 from infra.components.iam import document, pod_identity_trust, training_data_access
 from infra.config import ClusterConfig, FsxConfig, GpuPoolConfig
-from infra.karpenter import GPU_TOLERATION, node_class, node_pool
-from infra.trainjob import (
-    FSX_CLAIM,
-    SERVICE_ACCOUNT,
-    cluster_queue,
-    kueue_manager_config,
-    local_queue,
-    resource_flavor,
-    training_runtime,
-)
+from infra.kube.karpenter import GPU_TOLERATION, node_class, node_pool
+from infra.kube.kueue import cluster_queue, kueue_manager_config, local_queue, resource_flavor
+from infra.kube.training_runtime import FSX_CLAIM, SERVICE_ACCOUNT, training_runtime
 
 LUSTRE_PORTS = ((988, 988), (1018, 1023))
 SYSTEM_NODES = {"hoist.dev/role": "system"}
@@ -88,7 +81,11 @@ class InCluster(pulumi.ComponentResource):
     fsx: aws.fsx.LustreFileSystem | None
 
     def __init__(self, name: str, args: InClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("hoist:cluster:InCluster", name, None, opts)
+        # The token was hoist:cluster:InCluster before the component had its own module; the alias keeps
+        # deployed stacks (and every child URN) from being replaced by the rename.
+        renamed = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_="hoist:cluster:InCluster")])
+        opts = pulumi.ResourceOptions.merge(opts, renamed)
+        super().__init__("hoist:in_cluster:InCluster", name, None, opts)
         aws_child = pulumi.ResourceOptions(parent=self)
         # The kubeconfig authenticates with the deployer's AWS credentials (aws eks get-token).
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=args.kubeconfig, enable_server_side_apply=True,

@@ -18,6 +18,7 @@ import pulumi_aws as aws
 
 from infra.components.iam import document
 from infra.config import RegistryConfig
+from infra.fields import DIGEST
 
 REPOSITORIES = ("training", "serving")
 REPOSITORY_PREFIX = "hoist/"
@@ -115,3 +116,10 @@ class Registry(pulumi.ComponentResource):
                 opts=child,
             )
         self.register_outputs({f"{part}_repository_url": r.repository_url for part, r in self.repositories.items()})
+
+
+def image_by_digest(repository_url: str, digest: str) -> str:
+    """An image reference by digest (never by tag): ``<repository>@sha256:...``."""
+    if not DIGEST.fullmatch(digest):
+        raise ValueError(f"image digest {digest!r}: expected sha256: followed by 64 hex digits")
+    return f"{repository_url}@{digest}"

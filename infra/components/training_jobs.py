@@ -40,7 +40,11 @@ class TrainingJobs(pulumi.ComponentResource):
     security_group: aws.ec2.SecurityGroup
 
     def __init__(self, name: str, args: TrainingJobsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("hoist:training:TrainingJobs", name, None, opts)
+        # The token was hoist:training:TrainingJobs before the component had its own module; the alias keeps
+        # deployed stacks (and every child URN) from being replaced by the rename.
+        renamed = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_="hoist:training:TrainingJobs")])
+        opts = pulumi.ResourceOptions.merge(opts, renamed)
+        super().__init__("hoist:training_jobs:TrainingJobs", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.role = aws.iam.Role(f"{name}-training-job",
                                  assume_role_policy=service_trust("sagemaker.amazonaws.com", args.account_id),

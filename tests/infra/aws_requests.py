@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from infra.plan import PlannedResource
+from hoist.plan.recording import PlannedResource
 
 Request = tuple[str, str, dict[str, Any]]
 """(service, operation, params)"""

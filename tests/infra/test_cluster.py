@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from infra import cost
-from infra.config import ConfigError, load_stack, parse, read_stack_file, stack_file
-from infra.outputs import StackOutputs
-from infra.plan import Plan, PlannedResource
+from hoist.outputs import StackOutputs
+from hoist.plan import cost
+from hoist.plan.recording import Plan, PlannedResource
+from infra.stack_files import ConfigError, load_stack, parse, read_stack_file, stack_file
 from tests.conftest import planned
 
 COMPONENT = "hoist:cluster:GpuCluster"
@@ -134,7 +134,7 @@ def test_cost_has_the_control_plane_and_system_nodes() -> None:
     ({"kubernetes_version": "1.33"}, "not in EKS standard support"),
     ({"public_access_cidrs": ["0.0.0.0/0"]}, "too much of the internet"),
     ({"admin_role_arns": ["arn:aws:iam::123:user/x"]}, "is not an IAM role ARN"),
-    ({"log_retention_days": 10}, "CloudWatch keeps logs"),
+    ({"log_retention_days": 10}, "must be a CloudWatch retention value"),
 ])
 def test_bad_cluster_config_is_one_line(cluster: dict[str, Any], message: str) -> None:
     raw = {**read_stack_file(stack_file("dev")), "cluster": cluster}

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.config import ConfigError, StackConfig, load_stack, parse, read_stack_file, stack_file
+from infra.config import StackConfig
+from infra.stack_files import ConfigError, load_stack, parse, read_stack_file, stack_file
 from tests.conftest import STACKS
 
 SOURCE = "stacks/Pulumi.test.yaml"
@@ -72,7 +73,7 @@ INVALID: list[tuple[str, str, str, Any, str, str]] = [
     ("public CIDR", "dev", "network.cidr", "8.8.0.0/16", "hoist:network.cidr", "private (RFC 1918)"),
     ("CIDR too small", "dev", "network.cidr", "10.0.0.0/24", "hoist:network.cidr", "/16 to /20"),
     ("missing account id", "dev", "allowed_account_ids", DELETE, "hoist:allowed_account_ids", "required"),
-    ("malformed account id", "dev", "allowed_account_ids", ["12345"], "hoist:allowed_account_ids", "12-digit"),
+    ("malformed account id", "dev", "allowed_account_ids", ["12345"], "hoist:allowed_account_ids.0", "12-digit"),
     ("AZ outside the region", "dev", "network.availability_zones", ["us-east-1a", "eu-west-1b"],
      "hoist:network.availability_zones", "not an AZ of region us-east-1"),
     ("unknown region", "dev", "region", "us-east-9", "hoist:region", "e.g. us-east-1"),
@@ -82,7 +83,7 @@ INVALID: list[tuple[str, str, str, Any, str, str]] = [
      "only in dev"),
     ("single NAT in prod", "prod", "network.nat_gateways", "single", "hoist:network.nat_gateways", "'per_az'"),
     ("unprotected prod", "prod", "protect_stateful", False, "hoist:protect_stateful", "set true"),
-    ("bad alert e-mail", "dev", "budget.alert_emails", ["ops"], "hoist:budget.alert_emails", "e-mail address"),
+    ("bad alert e-mail", "dev", "budget.alert_emails", ["ops"], "hoist:budget.alert_emails.0", "e-mail address"),
     ("EFA on instances without EFA", "dev", "gpu_pools.a10g-spot.efa", True, "hoist:gpu_pools.a10g-spot",
      "has no EFA interface"),
     ("duplicate AZs", "dev", "network.availability_zones", ["us-east-1a", "us-east-1a"],
@@ -139,11 +140,13 @@ def test_invalid_config_is_one_precise_line(case: str, base: str, path: str, val
     assert message.startswith(f"{SOURCE}: {key}")
     assert allowed in message
     if value is not DELETE and not key.endswith(("regoin", "cidrr", "fsx.size")) and "pool name" not in case:
-        assert json.dumps(value) in message or repr(value) in message or str(value) in message
+        # A bad list element is named by its index and shown alone.
+        shown = value[int(key.rsplit(".", 1)[1])] if key.rsplit(".", 1)[-1].isdigit() else value
+        assert json.dumps(shown) in message or repr(shown) in message or str(shown) in message
 
 
 def test_pulumi_runtime_config_is_validated_the_same_way() -> None:
-    from infra.config import from_pulumi_config
+    from infra.stack_files import from_pulumi_config
 
     values = {f"hoist:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in raw("prod").items()}
     assert from_pulumi_config(values, "prod") == load_stack("prod")
@@ -154,7 +157,7 @@ def test_pulumi_runtime_config_is_validated_the_same_way() -> None:
 
 def _hoist(args: list[str], stacks_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HOIST_STACKS_DIR": str(stacks_dir)}
-    return subprocess.run([sys.executable, "-m", "infra.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "hoist.cli", *args], capture_output=True, text=True, env=env,
                           check=False, timeout=120)
 
 

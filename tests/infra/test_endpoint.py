@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from infra import cost
-from infra.config import load_stack
-from infra.outputs import StackOutputs
-from infra.plan import Plan, PlannedResource
+from hoist.outputs import StackOutputs
+from hoist.plan import cost
+from hoist.plan.recording import Plan, PlannedResource
+from infra.stack_files import load_stack
 from tests.conftest import planned
 
 ENDPOINT = "aws-native:sagemaker:Endpoint"

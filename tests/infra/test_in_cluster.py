@@ -10,14 +10,15 @@ import jsonschema
 import kubernetes_validate
 import pytest
 
+from hoist.jobs.api_checks import kubernetes_errors, node_pod, trainer_api_errors
+from hoist.plan.recording import Plan, PlannedResource
 from infra import catalog
-from infra.config import GpuPoolConfig, load_stack
-from infra.eks_jobs import kubernetes_errors, node_pod, trainer_api_errors
-from infra.karpenter import node_class, node_pool
-from infra.plan import Plan, PlannedResource
-from infra.trainjob import training_runtime
+from infra.config import GpuPoolConfig
+from infra.kube.karpenter import node_class, node_pool
+from infra.kube.training_runtime import training_runtime
+from infra.stack_files import load_stack
 from tests.conftest import planned
-from tests.karpenter_schemas import EC2_NODE_CLASS, NODE_POOL
+from tests.infra.crd_schemas import EC2_NODE_CLASS, NODE_POOL
 
 NODE_POOL_TYPE = "kubernetes:karpenter.sh/v1:NodePool"
 NODE_CLASS_TYPE = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from infra.config import load_stack
-from infra.outputs import StackOutputs
-from infra.plan import Plan, PlannedResource
+from hoist.outputs import StackOutputs
+from hoist.plan.recording import Plan, PlannedResource
 from infra.program import STATEFUL_TYPES
+from infra.stack_files import load_stack
 from tests.conftest import STACKS, planned
 
 
@@ -24,8 +24,8 @@ def one(plan: Plan, typ: str) -> PlannedResource:
 def test_program_creates_each_component(stack: str) -> None:
     components = {r.type for r in planned(stack).resources if not r.custom}
     assert components == {"hoist:network:Network", "hoist:storage:Storage", "hoist:registry:Registry",
-                          "hoist:budget:Budget", "hoist:endpoint:Endpoint", "hoist:training:TrainingJobs",
-                          "hoist:cluster:GpuCluster", "hoist:cluster:InCluster"}
+                          "hoist:budget:Budget", "hoist:endpoint:Endpoint", "hoist:training_jobs:TrainingJobs",
+                          "hoist:cluster:GpuCluster", "hoist:in_cluster:InCluster"}
 
 
 def test_every_aws_resource_uses_the_pinned_tagged_provider(stack: str) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra import plan
-from infra.config import ConfigError, load_stack
-from infra.outputs import StackOutputs
+from hoist.outputs import StackOutputs
+from hoist.plan import recording
+from infra.stack_files import ConfigError, load_stack
 from tests.conftest import STACKS, planned
 
 REPLICATION = "aws:ecr/replicationConfiguration:ReplicationConfiguration"
@@ -68,7 +68,7 @@ def _edit(stacks: Path, stack: str, key: str, value: object) -> None:
 def test_stacks_run_images_by_the_digests_in_their_config(stacks_copy: Path) -> None:
     stacks = stacks_copy
     _edit(stacks, "prod", "images", {"training": DIGEST, "serving": DIGEST.replace("ab", "cd")})
-    outputs = StackOutputs.model_validate(plan.run("prod").outputs)
+    outputs = StackOutputs.model_validate(recording.record("prod").outputs)
     assert outputs.images == {
         "training": f"{outputs.repositories['training']}@{DIGEST}",
         "serving": f"{outputs.repositories['serving']}@{DIGEST.replace('ab', 'cd')}",
@@ -77,7 +77,7 @@ def test_stacks_run_images_by_the_digests_in_their_config(stacks_copy: Path) -> 
     # A stack without digests (and so without an endpoint) runs no image yet.
     _edit(stacks, "staging", "endpoint", None)
     _edit(stacks, "staging", "images", {})
-    assert StackOutputs.model_validate(plan.run("staging").outputs).images == {}
+    assert StackOutputs.model_validate(recording.record("staging").outputs).images == {}
 
 
 def test_a_tag_is_not_a_digest(stacks_copy: Path) -> None:
@@ -100,7 +100,7 @@ def test_replication_ends_must_agree(stacks_copy: Path, stack: str, key: str, va
     _edit(stacks, stack, key, value)
     failing = "prod" if "does not list 'prod'" in message else ("dev" if stack == "staging" else stack)
     with pytest.raises(ConfigError) as error:
-        plan.run(failing)
+        recording.record(failing)
     assert message in str(error.value) and "\n" not in str(error.value)
 
 

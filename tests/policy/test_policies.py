@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from infra.plan import Plan, PlannedResource
-from infra.policy_report import evaluate
+from hoist.plan.policies import evaluate
+from hoist.plan.recording import Plan, PlannedResource
 from policy.pack import POLICIES
 from tests.conftest import planned
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from infra.processes import process_tree
+from hoist.processes import process_tree
 from tests.training.runner import ROOT, TINY, events, flatten, launch, load_checkpoint, result_of
 from training.checkpoint import LATEST, Checkpointer, complete_checkpoints
 from training.model import GPT, GPTConfig

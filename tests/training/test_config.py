@@ -7,17 +7,17 @@ import sys
 
 import pytest
 
-from training.config import RECIPES, TrainConfigError, build
+from training.config import RECIPES, TrainConfigError, resolve
 
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
-def test_recipes_build(recipe: str) -> None:
-    cfg = build(recipe, [])
+def test_recipes_resolve(recipe: str) -> None:
+    cfg = resolve(recipe, [])
     assert cfg.n_embd % cfg.n_head == 0
 
 
 def test_overrides_are_typed() -> None:
-    cfg = build("cpu_debug", ["steps=7", "lr=0.01", "compile=true", "device=cpu"])
+    cfg = resolve("cpu_debug", ["steps=7", "lr=0.01", "compile=true", "device=cpu"])
     assert (cfg.steps, cfg.lr, cfg.compile, cfg.device) == (7, 0.01, True, "cpu")
 
 
@@ -33,7 +33,7 @@ def test_overrides_are_typed() -> None:
 ])
 def test_bad_overrides_are_one_line(overrides: list[str], message: str) -> None:
     with pytest.raises(TrainConfigError) as caught:
-        build("cpu_debug", overrides)
+        resolve("cpu_debug", overrides)
     assert "\n" not in str(caught.value)
     assert str(caught.value).startswith(message)
 

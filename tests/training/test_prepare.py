@@ -193,7 +193,7 @@ def test_hosts_of_a_processing_job_write_apart_and_merge_into_one_manifest(tmp_p
 
 def test_hoist_data_prepare_runs_the_images_entrypoint_locally(tmp_path: Path) -> None:
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-m", "infra.cli", "data", "prepare", "--input",
+    result = subprocess.run([sys.executable, "-m", "hoist.cli", "data", "prepare", "--input",
                              str(write_corpus(tmp_path / "in", CORPUS)), "--output", str(tmp_path / "out"),
                              "--workers", "2"], cwd=ROOT, env=environment, capture_output=True, text=True,
                             timeout=300, check=False)

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from infra import catalog, cli
-from infra.config import PROJECT_ROOT
+from hoist import cli
+from infra import catalog
+from infra.stack_files import PROJECT_ROOT
 from policy.pack import POLICIES
 
 WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"

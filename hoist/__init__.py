@@ -1,0 +1,1 @@
+"""The `hoist` command: operates the stacks (plan, build, deploy, jobs) and runs the lifecycle locally."""

@@ -1,0 +1,70 @@
+"""`hoist deploy` and `hoist invoke`: promote a model to a stack's endpoint, and call the endpoint."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from hoist import outputs as stack_outputs
+from hoist.release import deploy as release
+from infra.stack_files import ConfigError, load_stack, stack_file
+
+
+def deploy(args: argparse.Namespace) -> int:
+    cfg = load_stack(args.stack)
+    if cfg.endpoint is None:
+        raise ConfigError(f"stack {args.stack} has no hoist:endpoint section; add one to serve a model")
+    # Refusals that need no artifact come first, so nothing is fetched or changed for nothing.
+    if args.apply and not cfg.endpoint.allow_apply:
+        raise release.DeployError(f"stack {args.stack} does not allow --apply (hoist:endpoint.allow_apply is false); "
+                                  "open a pull request with the change instead")
+    if args.apply and shutil.which("pulumi") is None:
+        raise release.DeployError(f"--apply needs the Pulumi CLI (https://www.pulumi.com/docs/install/); or run: "
+                                  f"hoist deploy --stack {args.stack} --model-uri {args.model_uri} && "
+                                  f"pulumi stack select {args.stack} && pulumi up --policy-pack policy")
+    outputs = stack_outputs.load(args.stack, outputs_file=args.outputs, offline=args.offline)
+    key = release.model_key(args.model_uri, outputs)
+    with tempfile.TemporaryDirectory(prefix="hoist-deploy-") as tmp:
+        archive = release.fetch(boto3.client("s3", region_name=outputs.region), outputs.buckets["models"].name, key,
+                                Path(tmp) / "model.tar.gz")
+        release.check_layout(archive)
+        latency = release.check_serves(archive, Path(tmp) / "check", args.sample)
+    print(f"hoist deploy: {args.model_uri} has the SageMaker layout and answered the sample in {latency:.0f} ms",
+          file=sys.stderr)
+    previous = release.promote(args.stack, key, args.image_digest)
+    current = stack_file(args.stack).read_text()
+    if current == previous:
+        print(f"hoist deploy: stack {args.stack} already serves {key}; nothing to change", file=sys.stderr)
+        return 0
+    name = f"stacks/Pulumi.{args.stack}.yaml"
+    sys.stdout.writelines(difflib.unified_diff(previous.splitlines(True), current.splitlines(True),
+                                               f"a/{name}", f"b/{name}"))
+    if args.apply:
+        rollout = release.apply(args.stack, load_stack(args.stack), outputs, previous,
+                                sagemaker=boto3.client("sagemaker", region_name=outputs.region),
+                                cloudwatch=boto3.client("cloudwatch", region_name=outputs.region))
+        print(f"hoist deploy: rolled out ({' -> '.join(rollout.statuses)}); endpoint config {rollout.config_after}",
+              file=sys.stderr)
+    return 0
+
+
+def invoke(args: argparse.Namespace) -> int:
+    body = release.read_body(args.body)
+    outputs = stack_outputs.load(args.stack, outputs_file=args.outputs, offline=args.offline)
+    if outputs.endpoint is None:
+        raise ConfigError(f"stack {args.stack} exports no endpoint")
+    runtime = boto3.client("sagemaker-runtime", region_name=outputs.region)
+    try:
+        answer, latency = release.invoke(runtime, outputs.endpoint.name, body, args.content_type, args.accept)
+    except (BotoCoreError, ClientError) as exc:
+        raise release.DeployError(f"invoking {outputs.endpoint.name} failed: {exc}") from None
+    sys.stdout.write(answer + "\n")
+    print(f"hoist invoke: {outputs.endpoint.name} answered in {latency:.1f} ms", file=sys.stderr)
+    return 0

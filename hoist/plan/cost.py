@@ -1,0 +1,147 @@
+"""Monthly cost estimate of a plan: what the stack pays for by the hour, priced from the catalog.
+
+Every line names its price source and date. Capacity that scales is priced twice: at its
+configured maximum and at its idle floor (what it costs when nothing runs). Usage-priced services
+(S3 storage, requests, data transfer) are not estimated: they depend on workload, not on the plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from hoist.plan.recording import Plan, PlannedResource
+from infra import catalog
+
+
+@dataclass(frozen=True)
+class CostLine:
+    component: str
+    item: str
+    quantity: float
+    unit_price: catalog.Price
+    idle_quantity: float
+
+    @property
+    def monthly_max_usd(self) -> float:
+        return self.quantity * self.unit_price.monthly_usd
+
+    @property
+    def monthly_idle_usd(self) -> float:
+        return self.idle_quantity * self.unit_price.monthly_usd
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    stack: str
+    lines: tuple[CostLine, ...]
+
+    @property
+    def monthly_max_usd(self) -> float:
+        return round(sum(line.monthly_max_usd for line in self.lines), 2)
+
+    @property
+    def monthly_idle_usd(self) -> float:
+        return round(sum(line.monthly_idle_usd for line in self.lines), 2)
+
+
+Pricer = Callable[[PlannedResource, Plan], Iterable[tuple[str, float, catalog.Price, float]]]
+"""Yields (item, quantity at maximum, unit price, quantity when idle) for one resource of a plan."""
+
+
+def _nat(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
+    yield "NAT gateway", 1, catalog.NAT_GATEWAY_HOUR, 1
+
+
+def _eip(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
+    yield "public IPv4 address", 1, catalog.PUBLIC_IPV4_HOUR, 1
+
+
+def _endpoint(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
+    if r.inputs.get("vpcEndpointType") == "Interface":
+        # Interface endpoints are billed per AZ they have a network interface in.
+        azs = len(r.inputs.get("subnetIds") or [])
+        yield "interface endpoint (per AZ)", azs, catalog.INTERFACE_ENDPOINT_AZ_HOUR, azs
+
+
+def _kms(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
+    yield "KMS key", 1, catalog.KMS_KEY_MONTH, 1
+
+
+def _sagemaker_variants(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
+    """Endpoint instances: at the autoscaling maximum and at its minimum (an endpoint never scales to zero).
+    A blue/green rollout runs both fleets for its duration; that transient cost is not included."""
+    scaling = {t.inputs.get("resourceId", ""): t for t in plan.of_type("aws:appautoscaling/target:Target")
+               if t.inputs.get("serviceNamespace") == "sagemaker"}
+    for variant in r.inputs.get("productionVariants") or []:
+        instance_type, count = variant["instanceType"], float(variant.get("initialInstanceCount", 1))
+        target = next((t for rid, t in scaling.items() if rid.endswith(f"/variant/{variant['variantName']}")), None)
+        most = float(target.inputs["maxCapacity"]) if target else count
+        least = float(target.inputs["minCapacity"]) if target else count
+        yield f"SageMaker endpoint {instance_type}", most, catalog.sagemaker_hour(instance_type), least
+
+
+def _eks_control_plane(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
+    yield "EKS control plane", 1, catalog.EKS_CONTROL_PLANE_HOUR, 1
+
+
+def _node_group(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
+    scaling = r.inputs.get("scalingConfig") or {}
+    for instance_type in r.inputs.get("instanceTypes") or []:
+        yield (f"EKS nodes {instance_type}", float(scaling.get("maxSize", 0)), catalog.ec2_hour(instance_type),
+               float(scaling.get("minSize", 0)))
+
+
+def _gpu_pool(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
+    """A Karpenter GPU pool: at its GPU limit filled with its dearest type, and at zero when idle.
+    Spot and reserved pools are priced on demand, an upper bound."""
+    spec = r.inputs.get("spec") or {}
+    gpus = int(str((spec.get("limits") or {}).get("nvidia.com/gpu", "0")))
+    requirements = {req["key"]: req["values"] for req in spec["template"]["spec"]["requirements"]}
+    capacity = requirements["karpenter.sh/capacity-type"][0]
+
+    def full_pool_hourly(instance_type: str) -> float:
+        facts = catalog.EC2_INSTANCES[instance_type]
+        return gpus // facts.gpus * facts.on_demand_usd_per_hour
+
+    dearest = max(requirements["node.kubernetes.io/instance-type"], key=full_pool_hourly)
+    nodes = gpus // catalog.EC2_INSTANCES[dearest].gpus
+    yield (f"GPU pool {r.inputs['metadata']['name']}: {dearest} {capacity}", nodes, catalog.ec2_hour(dearest), 0)
+
+
+def _lustre(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
+    gib = float(r.inputs["storageCapacity"])
+    price = catalog.FSX_LUSTRE_P2_GB_MONTH[int(r.inputs["perUnitStorageThroughput"])]
+    yield "FSx for Lustre (GB-month)", gib, price, gib
+
+
+PRICERS: dict[str, Pricer] = {
+    "kubernetes:karpenter.sh/v1:NodePool": _gpu_pool,
+    "aws:fsx/lustreFileSystem:LustreFileSystem": _lustre,
+    "aws:ec2/natGateway:NatGateway": _nat,
+    "aws:ec2/eip:Eip": _eip,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _endpoint,
+    "aws:kms/key:Key": _kms,
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": _sagemaker_variants,
+    "aws:eks/cluster:Cluster": _eks_control_plane,
+    "aws:eks/nodeGroup:NodeGroup": _node_group,
+}
+"""Resource type -> how to price it. Components that add paid resources add their pricer here."""
+
+
+def estimate(plan: Plan) -> CostEstimate:
+    """Price every resource, one line per (component, item) with quantities added up."""
+    totals: dict[tuple[str, str, catalog.Price], list[float]] = {}
+    for resource in plan.resources:
+        pricer = PRICERS.get(resource.type)
+        if pricer is None:
+            continue
+        for item, quantity, price, idle in pricer(resource, plan):
+            total = totals.setdefault((resource.component, item, price), [0.0, 0.0])
+            total[0] += quantity
+            total[1] += idle
+    lines = tuple(
+        CostLine(component=component, item=item, quantity=quantity, unit_price=price, idle_quantity=idle)
+        for (component, item, price), (quantity, idle) in totals.items()
+    )
+    return CostEstimate(stack=plan.stack, lines=lines)

@@ -1,0 +1,115 @@
+"""The plan as data (``--json``) and as a terminal report: inventory, policy report, cost."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from pulumi.output import Unknown
+from pulumi.runtime import rpc
+from rich.console import Console
+from rich.table import Table
+
+from hoist.plan.cost import CostEstimate
+from hoist.plan.policies import PolicyReport
+from hoist.plan.recording import Plan
+
+COMPUTED = "(known after apply)"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Unknown):
+        return COMPUTED
+    # Pulumi's gRPC protocol carries every number as a double; show whole numbers as integers.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str) and value == rpc.UNKNOWN:
+        return COMPUTED
+    return value
+
+
+def as_dict(plan: Plan, policy: PolicyReport, cost: CostEstimate) -> dict[str, Any]:
+    components: dict[str, list[dict[str, Any]]] = {}
+    for r in plan.resources:
+        if not r.custom:
+            continue
+        components.setdefault(r.component, []).append({
+            "urn": r.urn, "type": r.type, "name": r.name, "protect": r.protect,
+            "retain_on_delete": r.retain_on_delete, "inputs": _jsonable(r.inputs),
+            **({"aliases": list(r.aliases)} if r.aliases else {}),
+        })
+    return {
+        "stack": plan.stack,
+        "environment": plan.config.environment,
+        "resource_count": sum(len(v) for v in components.values()),
+        "components": components,
+        "policy": {
+            "passed": policy.passed,
+            "policies": policy.policies,
+            "violations": [{"policy": v.policy, "urn": v.urn, "message": v.message} for v in policy.violations],
+            "not_applicable": policy.not_applicable,
+        },
+        "cost": {
+            "monthly_max_usd": cost.monthly_max_usd,
+            "monthly_idle_usd": cost.monthly_idle_usd,
+            "lines": [{"component": line.component, "item": line.item, "quantity": line.quantity,
+                       "unit_usd": line.unit_price.usd, "unit": line.unit_price.unit,
+                       "monthly_max_usd": round(line.monthly_max_usd, 2),
+                       "monthly_idle_usd": round(line.monthly_idle_usd, 2),
+                       "source": line.unit_price.cite()} for line in cost.lines],
+        },
+        "outputs": _jsonable(plan.outputs),
+    }
+
+
+def print_plan(console: Console, plan: Plan, policy: PolicyReport, cost: CostEstimate) -> None:
+    inventory = Table(title=f"Stack {plan.stack} ({plan.config.environment}): resources by component")
+    inventory.add_column("component")
+    inventory.add_column("resources", justify="right")
+    inventory.add_column("types")
+    by_component: dict[str, Counter[str]] = {}
+    for r in plan.resources:
+        if r.custom:
+            by_component.setdefault(r.component, Counter())[r.type.rsplit(":", 1)[-1]] += 1
+    for component, counts in by_component.items():
+        inventory.add_row(component, str(sum(counts.values())),
+                          ", ".join(f"{n}×{t}" if n > 1 else t for t, n in sorted(counts.items())))
+    console.print(inventory)
+
+    if policy.passed:
+        console.print(f"[green]policy: {len(policy.policies)} policies, 0 violations[/green]")
+    else:
+        violations = Table(title="policy violations", style="red")
+        violations.add_column("policy")
+        violations.add_column("resource")
+        violations.add_column("message")
+        for v in policy.violations:
+            violations.add_row(v.policy, v.urn.rsplit("::", 1)[-1], v.message)
+        console.print(violations)
+
+    costs = Table(title=f"Monthly cost estimate, {plan.stack}")
+    costs.add_column("component")
+    costs.add_column("item")
+    costs.add_column("qty", justify="right")
+    costs.add_column("at maximum", justify="right")
+    costs.add_column("idle", justify="right")
+    costs.add_column("src", justify="right")
+    sources: list[str] = []
+    for line in cost.lines:
+        cite = line.unit_price.cite()
+        if cite not in sources:
+            sources.append(cite)
+        costs.add_row(line.component.removeprefix("hoist:").split(":")[0], line.item, f"{line.quantity:g}",
+                      f"${line.monthly_max_usd:,.2f}", f"${line.monthly_idle_usd:,.2f}",
+                      f"[{sources.index(cite) + 1}]")
+    costs.add_row("[bold]total[/bold]", "", "", f"[bold]${cost.monthly_max_usd:,.2f}[/bold]",
+                  f"[bold]${cost.monthly_idle_usd:,.2f}[/bold]", "")
+    console.print(costs)
+    for number, cite in enumerate(sources, start=1):
+        console.print(f"  [{number}] {cite}", highlight=False)
+    console.print(f"budget: ${plan.config.budget.monthly_limit_usd:,.0f}/month "
+                  f"(alert at {plan.config.budget.alert_threshold_percent}%)")

@@ -1,0 +1,1 @@
+"""The Kubernetes objects the in-cluster side installs: Karpenter's GPU pools, the training runtime, Kueue."""

@@ -1,0 +1,194 @@
+"""`hoist train eks`: the TrainJob it builds, the errors it gives, and the kubernetes client
+calls it makes (against a local stand-in for the API server's endpoints)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+import yaml
+
+from hoist import outputs
+from hoist.cli import main
+from hoist.jobs import api_checks, eks
+from hoist.jobs.eks import TrainJobRequest
+from infra.kube.training_runtime import training_runtime
+from infra.stack_files import load_stack
+from tests.conftest import planned
+
+
+def dry_run(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
+    assert main(["train", "eks", "--dry-run", *argv]) == 0
+    job: dict[str, Any] = yaml.safe_load(capsys.readouterr().out)
+    return job
+
+
+def test_prod_job_runs_the_training_image_on_two_nodes_with_all_gpus_and_efa(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    job = dry_run(capsys, "--stack", "prod", "--pool", "h100-efa", "--nodes", "2", "--name", "llm-1",
+                  "--data", "prepared/web/")
+    plan = planned("prod")
+    buckets = {role: b["name"] for role, b in plan.outputs["buckets"].items()}
+    assert job["kind"] == "TrainJob" and job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "h100-efa"
+    trainer = job["spec"]["trainer"]
+    assert trainer["image"] == plan.outputs["images"]["training"]
+    assert trainer["image"].endswith(load_stack("prod").images.training or "missing")
+    assert (trainer["numNodes"], trainer["numProcPerNode"]) == (2, 8)
+    assert trainer["resourcesPerNode"]["limits"] == {"memory": "1638Gi", "nvidia.com/gpu": "8",
+                                                     "vpc.amazonaws.com/efa": "32"}
+    assert trainer["command"] == ["python", "-m", "training.launch"]
+    args = trainer["args"]
+    assert args[:2] == ["--recipe", "gpu_multi_node"]
+    assert f"checkpoint_uri=s3://{buckets['checkpoints']}/eks/llm-1/" in args
+    assert f"export_uri=s3://{buckets['models']}/eks/llm-1/" in args
+    assert "data=/fsx/datasets/prepared/web/" in args  # prod reads datasets through Lustre
+    assert job["spec"]["activeDeadlineSeconds"] == 72 * 3600
+    pod = job["spec"]["runtimePatches"][0]["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"][0][
+        "template"]["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"hoist.dev/pool": "h100-efa"}
+    assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert pod["containers"][0]["volumeMounts"] == [{"name": "fsx", "mountPath": "/fsx", "readOnly": True}]
+
+
+def test_dev_job_reads_s3_and_leaves_efa_out(capsys: pytest.CaptureFixture[str]) -> None:
+    job = dry_run(capsys, "--stack", "dev", "--pool", "a10g-spot", "--nodes", "4", "--data", "prepared/c/")
+    resources = job["spec"]["trainer"]["resourcesPerNode"]
+    assert resources["requests"] == {"cpu": "3", "memory": "12Gi", "nvidia.com/gpu": "1"}
+    assert f"data=s3://{planned('dev').outputs['buckets']['datasets']['name']}/prepared/c/" in job["spec"]["trainer"][
+        "args"]
+    assert "volumes" not in job["spec"]["runtimePatches"][0]["trainingRuntimeSpec"]["template"]["spec"][
+        "replicatedJobs"][0]["template"]["spec"]["template"]["spec"]
+
+
+def test_no_efa_on_an_efa_pool_requests_none(capsys: pytest.CaptureFixture[str]) -> None:
+    job = dry_run(capsys, "--stack", "prod", "--pool", "h100-efa", "--no-efa")
+    assert "vpc.amazonaws.com/efa" not in job["spec"]["trainer"]["resourcesPerNode"]["requests"]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--pool", "h200"], "--pool 'h200': no such GPU pool; allowed: a10g-spot, h100-efa"),
+    (["--pool", "h100-efa", "--nodes", "3"], "--nodes 3: pool 'h100-efa' holds at most 16 GPUs, 8 per node, "
+                                            "so 1 to 2 nodes"),
+    (["--pool", "a10g-spot", "--efa"], "--efa: pool 'a10g-spot' has no EFA; pools with EFA: h100-efa"),
+    (["--pool", "a10g-spot", "--data", "../secrets/"], "--data '../secrets/': a prefix of the datasets bucket"),
+    (["--pool", "a10g-spot", "--set", "stepz=5"], "--set stepz: unknown key; allowed: "),
+    (["--pool", "a10g-spot", "--set", "steps=many"], "steps='many': expected an integer"),
+    (["--pool", "a10g-spot", "--recipe", "huge"], "unknown recipe 'huge'"),
+    (["--pool", "a10g-spot", "--name", "Bad_Name"], "--name 'Bad_Name': 1-63 lower-case letters"),
+])
+def test_bad_input_is_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    assert main(["train", "eks", "--stack", "prod", "--dry-run", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_every_pools_node_pod_matches_the_kubernetes_schema(stack: str) -> None:
+    cfg = load_stack(stack)
+    stack_outputs = outputs.from_mapping(planned(stack).outputs, "plan")
+    for pool_name, pool in cfg.gpu_pools.items():
+        for nodes in (1, pool.max_gpus // pool.gpus_per_node):
+            job = eks.train_job(cfg, stack_outputs, TrainJobRequest(
+                name="j", pool=pool_name, nodes=nodes, efa=None, recipe="gpu_single_node"))
+            runtime = training_runtime("training", cfg.cluster, stack_outputs.images["training"])
+            pod = api_checks.node_pod(runtime, job)
+            assert api_checks.kubernetes_errors(pod, cfg.cluster.kubernetes_version) == []
+            container = pod["spec"]["containers"][0]
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
+            assert pod["spec"]["securityContext"]["runAsUser"] == 10001
+
+
+def test_pools_come_from_the_deployed_outputs_not_the_stack_file(tmp_path: Any,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    deployed = planned("prod").outputs
+    pools = deployed["cluster"]["pools"]
+    # The deployed a10g pool is smaller than the file says: the job is shaped by what is deployed.
+    smaller = {**deployed, "cluster": {**deployed["cluster"], "pools": {
+        "a10g-spot": {**pools["a10g-spot"], "max_gpus": 8}}}}
+    outputs_file = tmp_path / "outputs.json"
+    outputs_file.write_text(json.dumps(smaller))
+    argv = ["train", "eks", "--stack", "prod", "--outputs", str(outputs_file), "--dry-run"]
+    assert main([*argv, "--pool", "a10g-spot", "--nodes", "2"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--pool", "a10g-spot", "--nodes", "3"]) == 2
+    assert "pool 'a10g-spot' holds at most 8 GPUs" in capsys.readouterr().err
+    assert main([*argv, "--pool", "h100-efa"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--pool 'h100-efa': in stacks/Pulumi.prod.yaml but not in the deployed stack's outputs" in err
+
+
+class FakeApiServer(BaseHTTPRequestHandler):
+    """The three Kubernetes API endpoints `hoist train` calls, recording what it sends."""
+
+    requests: ClassVar[list[tuple[str, str, Any]]] = []
+    jobs: ClassVar[dict[str, Any]] = {}
+
+    def _reply(self, status: int, body: Any, content_type: str = "application/json") -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.requests.append(("POST", self.path, body))
+        self.jobs[body["metadata"]["name"]] = body
+        self._reply(201, body)
+
+    def do_GET(self) -> None:
+        self.requests.append(("GET", self.path, self.headers.get("Authorization")))
+        path = self.path.split("?")[0]
+        if path.startswith("/apis/trainer.kubeflow.org/v1alpha1/namespaces/training/trainjobs/"):
+            job = self.jobs[path.rsplit("/", 1)[1]]
+            self._reply(200, {**job, "status": {"conditions": [{"type": "Created", "status": "True",
+                                                                 "reason": "JobSetCreated", "message": "ok"}]}})
+        elif path == "/api/v1/namespaces/training/pods":
+            pod = {"metadata": {"name": "llm-1-node-0-0"}, "spec": {"nodeName": "ip-10-30-0-9", "containers": []},
+                   "status": {"phase": "Running"}}
+            self._reply(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [pod]})
+        elif path == "/api/v1/namespaces/training/pods/llm-1-node-0-0/log":
+            self._reply(200, b"step 10 loss 1.23\n", "text/plain")
+        else:
+            self._reply(404, {"kind": "Status", "code": 404})
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def api_server() -> Iterator[str]:
+    FakeApiServer.requests, FakeApiServer.jobs = [], {}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeApiServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_submit_status_and_logs_go_through_the_kubernetes_client(api_server: str) -> None:
+    cfg = load_stack("prod")
+    kubeconfig = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
+                  "clusters": [{"name": "c", "cluster": {"server": api_server}}],
+                  "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                  "users": [{"name": "u", "user": {"token": "t0ken"}}]}
+    stack_outputs = outputs.from_mapping(planned("prod").outputs, "plan").model_copy(
+        update={"kubeconfig": json.dumps(kubeconfig)})
+    job = eks.train_job(cfg, stack_outputs, TrainJobRequest(name="llm-1", pool="h100-efa", nodes=2, efa=None,
+                                                            recipe="gpu_multi_node"))
+    eks.submit(job, stack_outputs)
+    method, path, body = FakeApiServer.requests[0]
+    assert (method, path) == ("POST", "/apis/trainer.kubeflow.org/v1alpha1/namespaces/training/trainjobs")
+    assert body == job
+    state = eks.status("llm-1", stack_outputs)
+    assert state["conditions"][0]["reason"] == "JobSetCreated"
+    assert state["pods"] == {"llm-1-node-0-0": {"phase": "Running", "node": "ip-10-30-0-9"}}
+    assert "".join(eks.logs("llm-1", stack_outputs, follow=False)) == "step 10 loss 1.23\n"
+    pod_query = next(p for m, p, _ in FakeApiServer.requests if m == "GET" and "/pods?" in p and "index" in p)
+    assert "jobset.sigs.k8s.io%2Fjobset-name%3Dllm-1" in pod_query
+    assert all(auth == "Bearer t0ken" for m, _, auth in FakeApiServer.requests if m == "GET")
