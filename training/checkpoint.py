@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict, set_state_dict
 from torch.distributed.checkpoint.state_dict_loader import load as dcp_load
 from torch.distributed.checkpoint.state_dict_saver import async_save as dcp_async_save
 from torch.distributed.checkpoint.state_dict_saver import save as dcp_save
@@ -64,8 +64,9 @@ def _rng_key(rank: int) -> str:
     return f"rng_rank{rank}"
 
 
-def _state_dict(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, rank: int) -> dict[str, Any]:
-    model_sd, optim_sd = get_state_dict(model, optimizer)
+def _state_dict(model: torch.nn.Module, optimizer: torch.optim.Optimizer, step: int, rank: int,
+                options: StateDictOptions) -> dict[str, Any]:
+    model_sd, optim_sd = get_state_dict(model, optimizer, options=options)
     state: dict[str, Any] = {
         "model": model_sd,
         "optim": optim_sd,
@@ -87,6 +88,8 @@ class Checkpointer:
     keep: int
     use_async: bool
     rank: int
+    options: StateDictOptions = field(default_factory=StateDictOptions)
+    """What a checkpoint holds of the model: everything, or (LoRA) only what trains."""
     blocked_seconds: float = 0.0
     """Time the training loop spent waiting on saves (for the async benchmark)."""
     _pending: tuple[Future[Any], int] | None = field(default=None, repr=False)
@@ -109,11 +112,12 @@ class Checkpointer:
             return 0
         reader = self.store.reader(name)
         saved = set(reader.read_metadata().state_dict_metadata)
-        state = _state_dict(model, optimizer, 0, self.rank)
+        state = _state_dict(model, optimizer, 0, self.rank, self.options)
         # RNG states are per rank; a rank that did not exist when the checkpoint was saved keeps its own.
         state = {k: v for k, v in state.items() if not k.startswith(("rng_", "cuda_rng_")) or k in saved}
         dcp_load(state, storage_reader=reader, no_dist=_single())
-        set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
+        set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"],
+                       options=self.options)
         if _rng_key(self.rank) in state:
             torch.set_rng_state(state[_rng_key(self.rank)])
         if f"cuda_{_rng_key(self.rank)}" in state:
@@ -125,7 +129,7 @@ class Checkpointer:
             return
         started = time.perf_counter()
         self.wait()  # one save in flight at a time
-        state = _state_dict(model, optimizer, step, self.rank)
+        state = _state_dict(model, optimizer, step, self.rank, self.options)
         writer = self.store.writer(step_name(step))
         if self.use_async:
             # async_save copies the state to CPU memory before returning; the write runs in the background.

@@ -5,11 +5,16 @@
 2. **Clean**: Unicode NFC, control and format characters removed (newlines and tabs kept),
    whitespace normalised, documents outside the length bounds dropped, exact duplicates (same
    cleaned text) dropped; the report counts what each step removed.
-3. **Tokenise**: UTF-8 bytes (vocabulary 257: 256 bytes and an end-of-document token) or a BPE
-   tokenizer trained on the cleaned input with the ``tokenizers`` library, saved as
-   ``tokenizer.json`` beside the shards so training and serving use the same one.
-4. **Write** shards of little-endian ``uint16`` / ``uint32`` tokens, then ``manifest.json`` last, in
-   the format ``training.data`` reads (DESIGN.md).
+3. **Tokenise**: UTF-8 bytes (vocabulary 257: 256 bytes and an end-of-document token), a BPE
+   tokenizer trained on the cleaned input with the ``tokenizers`` library (saved as
+   ``tokenizer.json`` beside the shards so training and serving use the same one), or, with
+   ``--base-model``, that Hugging Face checkpoint's own tokenizer and chat template: JSON lines with
+   ``messages`` become chat examples whose loss is masked to the assistant turns, other documents
+   plain text examples; the manifest records the tokenizer's sha256, and training refuses shards
+   whose tokenizer is not its model's.
+4. **Write** shards of little-endian ``uint16`` / ``uint32`` tokens (with a ``uint8`` loss mask and
+   the examples' end offsets for chat data), then ``manifest.json`` last, in the format
+   ``training.data`` reads (DESIGN.md).
 
 Reading, cleaning and tokenising run over ``--workers`` processes; the result does not depend on
 how many. Shard names carry their content hash and the manifest is written only after every shard,
@@ -37,8 +42,11 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data import DTYPES, FORMAT_VERSION, Manifest, Shard, Tokenizer
-from training.storage import Store, open_store
+from training.data import DTYPES, FORMAT_VERSION, Manifest, Shard, ShardFile, Tokenizer
+from training.storage import Store, cache_dir, open_store
+
+Document = str | tuple[tuple[str, str], ...]
+"""A plain text, or a conversation as (role, content) pairs."""
 
 BYTE_VOCAB = 257
 END_OF_DOCUMENT = 256
@@ -46,6 +54,7 @@ BPE_END = "<|endoftext|>"
 _WHITESPACE = re.compile(r"[^\S\n]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 KEPT_CONTROLS = frozenset("\n\t")
+CHAT_ROLES = ("system", "user", "assistant")
 
 
 class PrepareError(ValueError):
@@ -60,10 +69,16 @@ class Settings:
     min_chars: int = 1
     max_chars: int = 1_000_000
     shard_tokens: int = 1 << 24
+    base_model: str = ""
+    """A Hugging Face checkpoint (directory or s3:// prefix) whose tokenizer and chat template encode
+    the data; empty uses ``tokenizer``."""
+    messages_field: str = "messages"
 
     def check(self) -> None:
         if self.tokenizer not in ("byte", "bpe"):
             raise PrepareError(f"--tokenizer {self.tokenizer!r}: allowed: byte, bpe")
+        if self.base_model and self.tokenizer != "byte":
+            raise PrepareError("--tokenizer applies without --base-model; with it the model's own tokenizer is used")
         if not 0 < self.min_chars <= self.max_chars:
             raise PrepareError(f"--min-chars {self.min_chars} / --max-chars {self.max_chars}: need 0 < min <= max")
         if self.shard_tokens < 1 or not 300 <= self.vocab_size <= 1 << 20:
@@ -75,7 +90,8 @@ class Settings:
         self.check()
         return ["--tokenizer", self.tokenizer, "--vocab-size", str(self.vocab_size), "--shard-tokens",
                 str(self.shard_tokens), "--min-chars", str(self.min_chars), "--max-chars", str(self.max_chars),
-                "--text-field", self.text_field]
+                "--text-field", self.text_field, "--messages-field", self.messages_field,
+                *(["--base-model", self.base_model] if self.base_model else [])]
 
 
 def clean(text: str) -> tuple[str, int]:
@@ -87,7 +103,19 @@ def clean(text: str) -> tuple[str, int]:
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip(), removed
 
 
-def _documents(name: str, data: bytes, text_field: str, counts: Counter[str]) -> Iterator[str]:
+def _conversation(value: object) -> Document | None:
+    """``messages`` as (role, content) pairs: known roles, text contents, at least one assistant turn."""
+    if not isinstance(value, list) or not value:
+        return None
+    turns = []
+    for item in value:
+        if not isinstance(item, dict) or item.get("role") not in CHAT_ROLES or not isinstance(item.get("content"), str):
+            return None
+        turns.append((str(item["role"]), str(item["content"])))
+    return tuple(turns) if any(role == "assistant" for role, _ in turns) else None
+
+
+def _documents(name: str, data: bytes, settings: Settings, counts: Counter[str]) -> Iterator[Document]:
     text = data.decode("utf-8", errors="replace")
     if name.endswith(".txt"):
         yield text
@@ -96,32 +124,50 @@ def _documents(name: str, data: bytes, text_field: str, counts: Counter[str]) ->
         if not line.strip():
             continue
         try:
-            value = json.loads(line)[text_field]
-        except (ValueError, KeyError, TypeError):
+            record = json.loads(line)
+        except ValueError:
             counts["invalid_lines"] += 1
             continue
+        if settings.base_model and isinstance(record, dict) and settings.messages_field in record:
+            conversation = _conversation(record[settings.messages_field])
+            if conversation is None:
+                counts["invalid_conversations"] += 1
+            else:
+                yield conversation
+            continue
+        value = record.get(settings.text_field) if isinstance(record, dict) else None
         if isinstance(value, str):
             yield value
         else:
             counts["invalid_lines"] += 1
 
 
-def _clean_file(task: tuple[str, str, Settings]) -> tuple[list[str], Counter[str], str]:
+def _clean_document(raw: Document) -> tuple[Document, int, int]:
+    """The cleaned document, control characters removed, and its length in characters."""
+    if isinstance(raw, str):
+        text, removed = clean(raw)
+        return text, removed, len(text)
+    turns = [(role, *clean(content)) for role, content in raw]
+    return (tuple((role, text) for role, text, _ in turns), sum(r for _, _, r in turns),
+            sum(len(text) for _, text, _ in turns))
+
+
+def _clean_file(task: tuple[str, str, Settings]) -> tuple[list[Document], Counter[str], str]:
     """Read and clean one input file in a worker: (kept documents, counts, sha256 of the raw file)."""
     uri, name, settings = task
     data = open_store(uri).read_bytes(name) or b""
     counts: Counter[str] = Counter()
     kept = []
-    for raw in _documents(name, data, settings.text_field, counts):
+    for raw in _documents(name, data, settings, counts):
         counts["documents_read"] += 1
-        text, removed = clean(raw)
+        document, removed, length = _clean_document(raw)
         counts["control_characters_removed"] += removed
-        if len(text) < settings.min_chars:
+        if length < settings.min_chars:
             counts["dropped_too_short"] += 1
-        elif len(text) > settings.max_chars:
+        elif length > settings.max_chars:
             counts["dropped_too_long"] += 1
         else:
-            kept.append(text)
+            kept.append(document)
     counts["raw_bytes"] += len(data)
     return kept, counts, hashlib.sha256(data).hexdigest()
 
@@ -160,9 +206,9 @@ def input_files(store: Store) -> list[str]:
     return files
 
 
-def _chunks(items: list[str], count: int) -> list[list[str]]:
+def _chunks(items: Sequence[Document], count: int) -> list[list[Document]]:
     size = max(1, -(-len(items) // max(1, count)))
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
 def _crash_point() -> int:
@@ -178,9 +224,10 @@ def prepare(input_uri: str, output_uri: str, settings: Settings, workers: int = 
     names = input_files(source)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         cleaned = list(pool.map(_clean_file, [(input_uri, name, settings) for name in names]))
+        model = _base_model(settings.base_model) if settings.base_model else None
         fingerprint = hashlib.sha256(json.dumps(
-            [[name, digest] for name, (_, _, digest) in zip(names, cleaned, strict=True)] + [asdict(settings)],
-            sort_keys=True).encode()).hexdigest()
+            [[name, digest] for name, (_, _, digest) in zip(names, cleaned, strict=True)]
+            + [asdict(settings), model.tokenizer_sha256 if model else None], sort_keys=True).encode()).hexdigest()
         existing = target.read_text("manifest.json")
         if existing is not None:
             previous = Manifest.model_validate_json(existing)
@@ -190,11 +237,11 @@ def prepare(input_uri: str, output_uri: str, settings: Settings, workers: int = 
 
         counts: Counter[str] = Counter()
         seen: set[str] = set()
-        documents: list[str] = []
+        documents: list[Document] = []
         for kept, file_counts, _ in cleaned:
             counts.update(file_counts)
             for text in kept:
-                digest = hashlib.sha256(text.encode()).hexdigest()
+                digest = hashlib.sha256(json.dumps(text).encode()).hexdigest()
                 if digest in seen:
                     counts["dropped_duplicates"] += 1
                     continue
@@ -204,28 +251,116 @@ def prepare(input_uri: str, output_uri: str, settings: Settings, workers: int = 
         if not documents:
             raise PrepareError(f"{input_uri}: no document survived cleaning ({dict(counts)})")
 
-        bpe_json = _train_bpe(documents, settings.vocab_size) if settings.tokenizer == "bpe" else None
-        parts = list(pool.map(_tokenize, [(chunk, bpe_json) for chunk in _chunks(documents, workers * 4)]))
+        if model is not None:
+            encoded = list(pool.map(_encode_examples, [(chunk, str(model.path))
+                                                       for chunk in _chunks(documents, workers * 4)]))
+            return _finish(target, output_uri, started, workers, counts, fingerprint,
+                           _write_example_shards(target, encoded, model.vocab_size, settings.shard_tokens),
+                           Tokenizer(type="hf", vocab_size=model.vocab_size, sha256=model.tokenizer_sha256,
+                                     base_model=settings.base_model))
+        texts = [d for d in documents if isinstance(d, str)]
+        bpe_json = _train_bpe(texts, settings.vocab_size) if settings.tokenizer == "bpe" else None
+        parts = list(pool.map(_tokenize, [(chunk, bpe_json) for chunk in _chunks(texts, workers * 4)]))
     tokens = np.concatenate(parts)
     vocab = BYTE_VOCAB if bpe_json is None else _bpe_vocab(bpe_json)
     dtype_name = "uint16" if vocab <= 1 << 16 else "uint32"
     if bpe_json is not None:
         target.write_text("tokenizer.json", bpe_json)
     shards = _write_shards(target, tokens.astype(DTYPES[dtype_name]), settings.shard_tokens)
+    return _finish(target, output_uri, started, workers, counts, fingerprint, shards,
+                   Tokenizer(type=settings.tokenizer, vocab_size=vocab, file="tokenizer.json" if bpe_json else None))
+
+
+def _finish(target: Store, output_uri: str, started: float, workers: int, counts: Counter[str], fingerprint: str,
+            shards: list[Shard], tokenizer: Tokenizer) -> dict[str, object]:
+    """Write the manifest (last), remove what earlier runs left, and report."""
+    dtype_name = "uint16" if tokenizer.vocab_size <= 1 << 16 else "uint32"
     manifest = Manifest(format_version=FORMAT_VERSION, dtype=dtype_name, shards=shards, cleaning=dict(counts),
-                        tokenizer=Tokenizer(type=settings.tokenizer, vocab_size=vocab,
-                                            file="tokenizer.json" if bpe_json else None),
-                        fingerprint=fingerprint)
-    target.write_text("manifest.json", manifest.model_dump_json(indent=2))
+                        tokenizer=tokenizer, fingerprint=fingerprint)
+    target.write_text("manifest.json", manifest.model_dump_json(indent=2, exclude_none=True))
     # Only now, with the new manifest in place, are shards of earlier runs unreferenced.
-    listed = {s.path for s in shards}
+    listed = {f.path for s in shards for f in (s, s.mask, s.ends) if f is not None}
     for name in target.files():
         if name.startswith("shard-") and name not in listed:
             target.delete(name)
     seconds = time.perf_counter() - started
-    return {"status": "prepared", "output": output_uri, "shards": len(shards), "tokens": len(tokens),
-            "vocab_size": vocab, "cleaning": dict(counts), "seconds": round(seconds, 3),
-            "raw_mb_per_second": round(counts["raw_bytes"] / 1e6 / seconds, 3), "workers": workers}
+    report: dict[str, object] = {
+        "status": "prepared", "output": output_uri, "shards": len(shards), "tokens": sum(s.tokens for s in shards),
+        "vocab_size": tokenizer.vocab_size, "cleaning": dict(counts), "seconds": round(seconds, 3),
+        "raw_mb_per_second": round(counts["raw_bytes"] / 1e6 / seconds, 3), "workers": workers}
+    if shards[0].examples is not None:
+        report["examples"] = sum(s.examples or 0 for s in shards)
+    return report
+
+
+@dataclass(frozen=True)
+class _BaseModel:
+    path: Path
+    tokenizer_sha256: str
+    vocab_size: int
+
+
+def _base_model(uri: str) -> _BaseModel:
+    """The base checkpoint's tokenizer, checked (the model's own, so its ids are the model's)."""
+    from training.llm import base, chat  # transformers is imported only for this path
+
+    try:
+        checkpoint = base.open_checkpoint(uri, cache_dir("checkpoints"))
+    except base.CheckpointError as exc:
+        raise PrepareError(str(exc)) from None
+    if not checkpoint.has_chat_template:
+        raise PrepareError(f"{uri}: the tokenizer has no chat template (chat_template.jinja or tokenizer_config.json)")
+    return _BaseModel(checkpoint.path, checkpoint.tokenizer_sha256, len(chat.load_tokenizer(checkpoint.path)))
+
+
+def _encode_examples(task: tuple[list[Document], str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Encode documents in a worker with the base model's tokenizer: (token ids, loss mask) each."""
+    from training.llm import chat
+
+    documents, model_path = task
+    tokenizer = chat.load_tokenizer(Path(model_path))
+    encoded = []
+    for document in documents:
+        if isinstance(document, str):
+            encoded.append(chat.encode_text(tokenizer, document))
+            continue
+        try:
+            encoded.append(chat.encode_chat(tokenizer, [chat.Message(r, c) for r, c in document]))
+        except chat.ChatError as exc:
+            raise PrepareError(f"{model_path}: {exc}") from None
+    return encoded
+
+
+def _write_example_shards(target: Store, encoded: list[list[tuple[np.ndarray, np.ndarray]]], vocab_size: int,
+                          shard_tokens: int) -> list[Shard]:
+    """Whole examples per shard: tokens, the loss mask (uint8) and the examples' end offsets (uint64)."""
+    dtype = DTYPES["uint16" if vocab_size <= 1 << 16 else "uint32"]
+    examples = [example for part in encoded for example in part]
+    shards: list[Shard] = []
+    start, crash_after = 0, _crash_point()
+    while start < len(examples):
+        stop, total = start, 0
+        while stop < len(examples) and (total == 0 or total + len(examples[stop][0]) <= shard_tokens):
+            total += len(examples[stop][0])
+            stop += 1
+        batch = examples[start:stop]
+        tokens = np.concatenate([ids for ids, _ in batch]).astype(dtype)
+        mask = np.concatenate([m for _, m in batch]).astype(np.uint8)
+        ends = np.cumsum([len(ids) for ids, _ in batch]).astype("<u8")
+        digest = hashlib.sha256(tokens.tobytes() + mask.tobytes()).hexdigest()[:12]
+        files = [_put(target, f"shard-{len(shards):05d}-{digest}{suffix}", data.tobytes())
+                 for suffix, data in ((".bin", tokens), (".mask", mask), (".ends", ends))]
+        shards.append(Shard(path=files[0].path, tokens=len(tokens), sha256=files[0].sha256, mask=files[1],
+                            ends=files[2], examples=len(batch)))
+        start = stop
+        if crash_after and len(shards) >= crash_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return shards
+
+
+def _put(target: Store, name: str, data: bytes) -> ShardFile:
+    target.write_bytes(name, data)
+    return ShardFile(path=name, sha256=hashlib.sha256(data).hexdigest())
 
 
 def _bpe_vocab(bpe_json: str) -> int:
@@ -298,13 +433,17 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("--max-chars", type=int, default=1_000_000, help="drop cleaned documents longer than this")
     root.add_argument("--shard-tokens", type=int, default=1 << 24, help="tokens per shard")
     root.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per CPU)")
+    root.add_argument("--base-model", default="", help="Hugging Face checkpoint (directory or s3:// prefix) whose "
+                                                       "tokenizer and chat template encode the data")
+    root.add_argument("--messages-field", default="messages", help="the JSON lines field holding a conversation")
     return root
 
 
 def main(argv: Sequence[str]) -> int:
     args = parser().parse_args(argv)
     settings = Settings(tokenizer=args.tokenizer, vocab_size=args.vocab_size, text_field=args.text_field,
-                        min_chars=args.min_chars, max_chars=args.max_chars, shard_tokens=args.shard_tokens)
+                        min_chars=args.min_chars, max_chars=args.max_chars, shard_tokens=args.shard_tokens,
+                        base_model=args.base_model, messages_field=args.messages_field)
     try:
         if args.workers < 1:
             raise PrepareError(f"--workers {args.workers}: must be at least 1")

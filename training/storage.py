@@ -60,6 +60,31 @@ class Store(ABC):
     def upload(self, local: Path, name: str) -> None: ...
 
     @abstractmethod
+    def download(self, name: str, local: Path) -> None:
+        """Copy the object to ``local`` in chunks, never whole in memory; ``local`` appears complete or
+        not at all."""
+
+    def local_path(self, name: str) -> Path | None:
+        """The object as a local file, where it already is one (no copy needed), else None."""
+        return None
+
+    def upload_tree(self, local: Path, prefix: str = "") -> list[str]:
+        """Upload every file under ``local`` (an uncompressed artifact); returns the names written."""
+        names = []
+        for path in sorted(p for p in local.rglob("*") if p.is_file()):
+            name = f"{prefix}{path.relative_to(local).as_posix()}"
+            self.upload(path, name)
+            names.append(name)
+        return names
+
+    def download_tree(self, local: Path, prefix: str = "") -> list[str]:
+        """Download every object under ``prefix`` into ``local``; returns the relative names."""
+        names = [name.removeprefix(prefix) for name in self.files() if name.startswith(prefix)]
+        for name in names:
+            self.download(f"{prefix}{name}", local / name)
+        return names
+
+    @abstractmethod
     def writer(self, name: str) -> StorageWriter: ...
 
     @abstractmethod
@@ -125,11 +150,30 @@ class LocalStore(Store):
         shutil.copyfile(local, tmp)
         tmp.replace(target)
 
+    def download(self, name: str, local: Path) -> None:
+        local.parent.mkdir(parents=True, exist_ok=True)
+        tmp = local.with_name(f".{local.name}.tmp-{os.getpid()}")
+        shutil.copyfile(self.root / name, tmp)
+        tmp.replace(local)
+
+    def local_path(self, name: str) -> Path | None:
+        path = self.root / name
+        return path if path.is_file() else None
+
     def writer(self, name: str) -> StorageWriter:
         return FileSystemWriter(self.root / name, sync_files=True)
 
     def reader(self, name: str) -> StorageReader:
         return FileSystemReader(self.root / name)
+
+
+def cache_dir(kind: str) -> Path:
+    """A local cache for copies of remote data (base checkpoints, shards): ``$HOIST_CACHE/<kind>``,
+    by default under ``~/.cache/hoist``."""
+    root = Path(os.environ.get("HOIST_CACHE") or Path.home() / ".cache" / "hoist")
+    path = root / kind
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _region() -> str:
@@ -210,6 +254,15 @@ class S3Store(Store):
             while chunk := handle.read(8 << 20):
                 writer.write(chunk)
         writer.close()  # type: ignore[no-untyped-call]
+
+    def download(self, name: str, local: Path) -> None:
+        local.parent.mkdir(parents=True, exist_ok=True)
+        tmp = local.with_name(f".{local.name}.tmp-{os.getpid()}")
+        stream = self.client.get_object(self.bucket, self._key(name))
+        with tmp.open("wb") as handle:
+            while chunk := stream.read(8 << 20):
+                handle.write(chunk)
+        tmp.replace(local)
 
     def writer(self, name: str) -> StorageWriter:
         from s3torchconnector.dcp import S3StorageWriter

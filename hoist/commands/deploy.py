@@ -7,6 +7,7 @@ import difflib
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import boto3
@@ -14,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from hoist import outputs as stack_outputs
 from hoist.release import deploy as release
+from hoist.release import invoke as calls
 from infra.stack_files import ConfigError, load_stack, stack_file
 
 
@@ -56,15 +58,23 @@ def deploy(args: argparse.Namespace) -> int:
 
 
 def invoke(args: argparse.Namespace) -> int:
-    body = release.read_body(args.body)
+    body = calls.read_body(args.body)
     outputs = stack_outputs.load(args.stack, outputs_file=args.outputs, offline=args.offline)
     if outputs.endpoint is None:
         raise ConfigError(f"stack {args.stack} exports no endpoint")
     runtime = boto3.client("sagemaker-runtime", region_name=outputs.region)
+    started = time.perf_counter()
     try:
-        answer, latency = release.invoke(runtime, outputs.endpoint.name, body, args.content_type, args.accept)
+        if args.stream:
+            for piece in calls.invoke_stream(runtime, outputs.endpoint.name, body):
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+            sys.stdout.write("\n")
+            latency = (time.perf_counter() - started) * 1000
+        else:
+            answer, latency = calls.invoke(runtime, outputs.endpoint.name, body, args.content_type, args.accept)
+            sys.stdout.write(answer + "\n")
     except (BotoCoreError, ClientError) as exc:
-        raise release.DeployError(f"invoking {outputs.endpoint.name} failed: {exc}") from None
-    sys.stdout.write(answer + "\n")
+        raise calls.InvokeError(f"invoking {outputs.endpoint.name} failed: {exc}") from None
     print(f"hoist invoke: {outputs.endpoint.name} answered in {latency:.1f} ms", file=sys.stderr)
     return 0

@@ -14,9 +14,11 @@ import yaml
 from rich.console import Console
 from rich.progress import Progress
 
-from hoist import local as lifecycle
 from hoist import outputs as stack_outputs
 from hoist.jobs import eks, job_name, sagemaker
+from hoist.jobs.inputs import JobInputs
+from hoist.local import classic
+from hoist.local.layout import Layout, LocalSettings, default_workdir
 from infra.stack_files import ConfigError, load_stack
 from training.config import DEFAULT_RECIPE, resolve
 
@@ -34,14 +36,13 @@ def _cloud_outputs(args: argparse.Namespace, what: str) -> stack_outputs.StackOu
 def local(args: argparse.Namespace) -> int:
     recipe = args.recipe or DEFAULT_RECIPE
     steps = resolve(recipe, args.set).steps
-    settings = lifecycle.LocalSettings(
-        workdir=Path(args.workdir).resolve() if args.workdir else lifecycle.default_workdir("train"),
-        recipe=recipe, nproc=args.nproc, overrides=tuple(args.set))
-    layout = lifecycle.Layout(settings.workdir)
+    settings = LocalSettings(workdir=Path(args.workdir).resolve() if args.workdir else default_workdir("train"),
+                             recipe=recipe, nproc=args.nproc, overrides=tuple(args.set))
+    layout = Layout(settings.workdir)
     layout.create()
     with Progress(console=Console(stderr=True)) as progress:
         task = progress.add_task("train", total=steps)
-        result = lifecycle.train_stage(settings, layout, lambda step: progress.update(task, completed=step))
+        result = classic.train_stage(settings, layout, lambda step: progress.update(task, completed=step))
     sys.stdout.write(json.dumps({**result, "checkpoints": str(layout.checkpoints),
                                  "metrics": str(layout.training_output / "metrics.jsonl")}, indent=2) + "\n")
     return 0
@@ -52,8 +53,8 @@ def eks_job(args: argparse.Namespace) -> int:
     outputs = _cloud_outputs(args, "cluster")
     request = eks.TrainJobRequest(
         name=args.name or job_name(args.stack, "train", dt.datetime.now(dt.UTC)), pool=args.pool,
-        nodes=args.nodes, efa=args.efa, recipe=args.recipe or cfg.training_jobs.recipe, data=args.data,
-        overrides=tuple(args.set))
+        nodes=args.nodes, efa=args.efa, recipe=args.recipe or cfg.training_jobs.recipe,
+        inputs=JobInputs(base_model=args.base_model, data=args.data), overrides=tuple(args.set))
     job = eks.train_job(cfg, outputs, request)
     if args.dry_run:
         sys.stdout.write(yaml.safe_dump(job, sort_keys=False))
@@ -71,7 +72,7 @@ def sagemaker_job(args: argparse.Namespace) -> int:
     cfg = load_stack(args.stack)
     outputs = _cloud_outputs(args, "role or bucket")
     job = sagemaker.submit(args.stack, cfg, outputs, args.recipe or cfg.training_jobs.recipe, args.set,
-                           dry_run=args.dry_run)
+                           dry_run=args.dry_run, inputs=JobInputs(base_model=args.base_model, data=args.data))
     if args.dry_run:
         sys.stdout.write(json.dumps(job.params, indent=2, sort_keys=True) + "\n")
         print("hoist train: dry run; the request matches botocore's CreateTrainingJob shape; nothing was sent",

@@ -14,15 +14,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes import client, config
 
 from hoist.jobs.api_checks import kubernetes_errors, node_pod, trainer_api_errors
+from hoist.jobs.inputs import JobInputs
 from hoist.outputs import ClusterOutput, PoolOutput, StackOutputs
 from infra.config import StackConfig
-from infra.fields import is_s3_prefix
 from infra.kube.karpenter import GPU_TOLERATION, POOL_LABEL
 from infra.kube.kueue import QUEUE_LABEL
 from infra.kube.training_runtime import (
@@ -52,9 +52,8 @@ class TrainJobRequest:
     efa: bool | None
     """None: EFA when the pool has it."""
     recipe: str
-    data: str | None = None
-    """A prefix of the datasets bucket holding token shards (read through /fsx where the stack has FSx);
-    None keeps the recipe's own data."""
+    inputs: JobInputs = field(default_factory=JobInputs)
+    """Shards (read through /fsx where the stack has FSx) and the base checkpoint to fine-tune."""
     overrides: tuple[str, ...] = ()
 
 
@@ -86,8 +85,7 @@ def node_shape_of(request: TrainJobRequest, pool: PoolOutput, pools: dict[str, P
     if not 1 <= request.nodes <= max_nodes:
         raise ConfigError(f"--nodes {request.nodes}: pool {request.pool!r} holds at most {pool.max_gpus} "
                           f"GPUs, {shape.gpus} per node, so 1 to {max_nodes} nodes")
-    if request.data is not None and not is_s3_prefix(request.data):
-        raise ConfigError(f"--data {request.data!r}: a prefix of the datasets bucket, like prepared/corpus-v1/")
+    request.inputs.check()
     return shape
 
 
@@ -97,9 +95,12 @@ def trainer_arguments(request: TrainJobRequest, *, buckets: dict[str, str], fsx:
     prefix = f"eks/{request.name}/"
     settings = [f"checkpoint_uri=s3://{buckets['checkpoints']}/{prefix}",
                 f"export_uri=s3://{buckets['models']}/{prefix}", f"output_dir=/tmp/{request.name}"]
-    if request.data is not None:
+    if request.inputs.data is not None:
         source = f"{FSX_MOUNT}/datasets/" if fsx else f"s3://{buckets['datasets']}/"
-        settings.append(f"data={source}{request.data}")
+        settings.append(f"data={source}{request.inputs.data}")
+    if request.inputs.base_model is not None:
+        # Each node's first rank copies the checkpoint from S3 into the node's cache once.
+        settings.append(f"base_model=s3://{buckets['models']}/{request.inputs.base_model}")
     try:
         return as_arguments(request.recipe, [*settings, *request.overrides])
     except TrainConfigError as exc:

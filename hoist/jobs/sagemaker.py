@@ -25,6 +25,7 @@ from sagemaker.core import shapes
 from sagemaker.core.resources import Tag, TrainingJob
 
 from hoist.jobs import job_name
+from hoist.jobs.inputs import JobInputs
 from hoist.outputs import StackOutputs
 from infra import aws_shapes, catalog
 from infra.config import StackConfig
@@ -32,6 +33,8 @@ from infra.stack_files import ConfigError
 from training.config import TrainConfigError, as_hyperparameters
 
 CHECKPOINT_DIR = "/opt/ml/checkpoints"
+INPUT_DATA = "/opt/ml/input/data"
+BASE_MODEL_CHANNEL = "base_model"
 
 
 class _Captured(Exception):
@@ -50,10 +53,22 @@ class SageMakerJob:
 
 
 def _create_kwargs(stack: str, cfg: StackConfig, outputs: StackOutputs, name: str, recipe: str,
-                   overrides: Sequence[str]) -> dict[str, Any]:
+                   overrides: Sequence[str], inputs: JobInputs) -> dict[str, Any]:
     jobs = cfg.training_jobs
+    settings = list(overrides)
+    channels = []
+    if inputs.data is not None:
+        settings.append(f"data={inputs.data_uri(outputs)}")
+    if inputs.base_model is not None:
+        # The checkpoint arrives as an input channel (SageMaker copies it before the job starts), and
+        # the LLM artifact goes to the models bucket uncompressed rather than as SageMaker's tar.gz.
+        channels.append(shapes.Channel(channel_name=BASE_MODEL_CHANNEL, data_source=shapes.DataSource(
+            s3_data_source=shapes.S3DataSource(s3_data_type="S3Prefix", s3_uri=inputs.base_model_uri(outputs),
+                                               s3_data_distribution_type="FullyReplicated"))))
+        settings += [f"base_model={INPUT_DATA}/{BASE_MODEL_CHANNEL}",
+                     f"export_uri={outputs.bucket_uri('models', f'sagemaker/{name}/')}"]
     try:
-        hyperparameters = as_hyperparameters(recipe, overrides)
+        hyperparameters = as_hyperparameters(recipe, settings)
     except TrainConfigError as exc:
         raise ConfigError(str(exc)) from None
     if "training" not in outputs.images:
@@ -75,6 +90,7 @@ def _create_kwargs(stack: str, cfg: StackConfig, outputs: StackOutputs, name: st
         "algorithm_specification": shapes.AlgorithmSpecification(
             training_image=outputs.images["training"], training_input_mode="File"),
         "hyper_parameters": hyperparameters,
+        **({"input_data_config": channels} if channels else {}),
         "output_data_config": shapes.OutputDataConfig(
             s3_output_path=outputs.bucket_uri("models", f"sagemaker/{name}/"), kms_key_id=outputs.kms_key_arn),
         "resource_config": shapes.ResourceConfig(**resources),
@@ -113,9 +129,9 @@ def send(operation: str, create: Any, kwargs: dict[str, Any], region: str, dry_r
 
 
 def submit(stack: str, cfg: StackConfig, outputs: StackOutputs, recipe: str, overrides: Sequence[str], *,
-           dry_run: bool, now: dt.datetime | None = None) -> SageMakerJob:
+           dry_run: bool, inputs: JobInputs | None = None, now: dt.datetime | None = None) -> SageMakerJob:
     """Build the training job with the SDK and send it, or, for a dry run, only build it."""
     name = job_name(stack, "train", now or dt.datetime.now(dt.UTC))
-    kwargs = _create_kwargs(stack, cfg, outputs, name, recipe, overrides)
+    kwargs = _create_kwargs(stack, cfg, outputs, name, recipe, overrides, (inputs or JobInputs()).check())
     kwargs["tags"] = [Tag(**tag) for tag in kwargs["tags"]]
     return SageMakerJob(name, send("CreateTrainingJob", TrainingJob.create, kwargs, outputs.region, dry_run))

@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from hoist.errors import CommandFailed
 from hoist.outputs import StackOutputs
-from hoist.release.images import PARTS, Accelerator, Image, Part
+from hoist.release.images import CONTEXTS, PARTS, Accelerator, Image, Part
 from infra.stack_files import PROJECT_ROOT, ConfigError
 
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
@@ -80,10 +80,11 @@ def commit_tag(root: Path = PROJECT_ROOT, allow_dirty: bool = False) -> str:
         return result.stdout.strip()
 
     tag = "git-" + git("rev-parse", "--short=12", "HEAD")
-    if git("status", "--porcelain", "--", *PARTS):
+    contexts = sorted({CONTEXTS[part].split("/")[0] for part in PARTS})
+    if git("status", "--porcelain", "--", *contexts):
         if allow_dirty:
             return f"{tag}-dirty"
-        raise BuildError(f"uncommitted changes under {', '.join(PARTS)}; commit them or pass --tag")
+        raise BuildError(f"uncommitted changes under {', '.join(contexts)}; commit them or pass --tag")
     return tag
 
 

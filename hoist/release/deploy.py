@@ -1,4 +1,4 @@
-"""`hoist deploy` and `hoist invoke`: promote a model to a stack's endpoint, and call the endpoint.
+"""`hoist deploy`: promote a model to a stack's endpoint.
 
 A promotion checks the artifact before anything changes: it exists in the stack's models bucket, it
 has the layout DESIGN.md names, and its handler loads and answers a sample request in a local
@@ -11,7 +11,6 @@ follows the rollout, and when SageMaker rolls it back restores the file and name
 
 from __future__ import annotations
 
-import json
 import shutil
 import tarfile
 import time
@@ -168,25 +167,3 @@ def apply(stack: str, cfg: StackConfig, outputs: StackOutputs, previous_text: st
         raise DeployError(f"SageMaker rolled endpoint {endpoint} back ({' -> '.join(rollout.statuses)}): {cause}; "
                           f"restored stacks/Pulumi.{stack}.yaml")
     return rollout
-
-
-def invoke(runtime: Any, endpoint: str, body: bytes, content_type: str, accept: str) -> tuple[str, float]:
-    """Call the endpoint once; returns the answer's text and the round-trip latency in ms."""
-    started = time.perf_counter()
-    answer = runtime.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType=content_type, Accept=accept)
-    latency = (time.perf_counter() - started) * 1000
-    return answer["Body"].read().decode(errors="replace"), latency
-
-
-def read_body(value: str) -> bytes:
-    """``--body``: JSON text, or ``@file``."""
-    if value.startswith("@"):
-        path = Path(value[1:])
-        if not path.is_file():
-            raise DeployError(f"--body {value}: no such file")
-        return path.read_bytes()
-    try:
-        json.loads(value)
-    except ValueError as exc:
-        raise DeployError(f"--body: not JSON ({exc}); pass JSON text or @file") from None
-    return value.encode()

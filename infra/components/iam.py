@@ -10,6 +10,9 @@ from typing import Any
 
 import pulumi
 
+BASE_MODEL_PREFIX = "base/"
+"""Where base checkpoints to fine-tune live in the models bucket; training roles may read only this part."""
+
 
 def document(*statements: dict[str, Any]) -> pulumi.Output[str]:
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
@@ -60,7 +63,7 @@ def sagemaker_vpc_placement() -> dict[str, Any]:
 
 def training_data_access(buckets: dict[str, Any], kms_key_arn: pulumi.Input[str]) -> list[dict[str, Any]]:
     """What a trainer needs of the stack's data: read datasets, read and write checkpoints (old ones
-    are pruned), write models, and use the stack's key for all three."""
+    are pruned), write models, read base checkpoints, and use the stack's key for all of them."""
     datasets, checkpoints, models = (buckets[r] for r in ("datasets", "checkpoints", "models"))
     return [
         {"Sid": "ReadDatasets", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
@@ -70,6 +73,11 @@ def training_data_access(buckets: dict[str, Any], kms_key_arn: pulumi.Input[str]
          "Resource": [checkpoints.arn, pulumi.Output.concat(checkpoints.arn, "/*")]},
         {"Sid": "WriteModels", "Effect": "Allow", "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
          "Resource": pulumi.Output.concat(models.arn, "/*")},
+        # Base checkpoints to fine-tune (a SageMaker input channel, or read by the trainer on EKS).
+        {"Sid": "ReadBaseModels", "Effect": "Allow", "Action": "s3:GetObject",
+         "Resource": pulumi.Output.concat(models.arn, f"/{BASE_MODEL_PREFIX}*")},
+        {"Sid": "ListBaseModels", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": models.arn,
+         "Condition": {"StringLike": {"s3:prefix": [f"{BASE_MODEL_PREFIX}*"]}}},
         {"Sid": "UseStackKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
          "Resource": kms_key_arn},
     ]

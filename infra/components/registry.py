@@ -1,4 +1,4 @@
-"""Registry: ECR repositories for the training and serving images, and cross-account replication.
+"""Registry: ECR repositories for the training, serving and LLM serving images, and cross-account replication.
 
 Images are built once (by CI, into the dev stack's registry) and reach the other stacks as the same
 bytes through ECR replication: the source registry replicates every ``hoist/`` repository to the
@@ -20,7 +20,8 @@ from infra.components.iam import document
 from infra.config import RegistryConfig
 from infra.fields import DIGEST
 
-REPOSITORIES = ("training", "serving")
+REPOSITORIES = ("training", "serving", "llm")
+"""One repository per image: the training image, the classic serving image, the LLM serving image."""
 REPOSITORY_PREFIX = "hoist/"
 REPLICATION_ACTIONS = ("ecr:CreateRepository", "ecr:ReplicateImage")
 

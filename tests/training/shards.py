@@ -24,3 +24,10 @@ def write_shards(directory: Path, shards: list[list[int]], dtype: str = "uint16"
 
 def text_tokens(text: str) -> list[int]:
     return list(text.encode())
+
+
+def read_tokens(uri: str) -> list[int]:
+    """Every token of a shard set in order (small test sets only: training maps shards, never loads them)."""
+    from training.data import ShardSet
+
+    return [int(t) for shard in ShardSet(uri).tokens for t in shard]

@@ -9,11 +9,27 @@ import pytest
 
 from training.config import RECIPES, TrainConfigError, resolve
 
+LLM_RUN = ["base_model=s3://models/base/", "data=s3://datasets/prepared/chat/"]
+"""What an LLM recipe leaves to the run: the checkpoint and the data (the config only names them)."""
+
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
 def test_recipes_resolve(recipe: str) -> None:
-    cfg = resolve(recipe, [])
-    assert cfg.n_embd % cfg.n_head == 0
+    cfg = resolve(recipe, LLM_RUN if "llm" in recipe else [])
+    assert cfg.n_embd % cfg.n_head == 0 and cfg.recipe == recipe
+
+
+@pytest.mark.parametrize(("recipe", "overrides", "message"), [
+    ("cpu_llm", [], "data: name the token shards to train on"),
+    ("gpu_llm_lora", ["data=s3://datasets/x/"], "finetune=lora: needs base_model"),
+    ("cpu_debug", ["base_model=s3://models/base/"], "base_model: fine-tuning reads data=<shards"),
+    ("cpu_llm", [*LLM_RUN, "finetune=qlora"], "finetune='qlora': allowed: full, lora"),
+    ("cpu_llm", [*LLM_RUN, "lora_rank=0"], "lora_rank and lora_alpha must be at least 1"),
+    ("cpu_llm", [*LLM_RUN, "lora_targets=,"], "lora_targets: name at least one module"),
+])
+def test_an_incomplete_llm_run_is_one_line(recipe: str, overrides: list[str], message: str) -> None:
+    with pytest.raises(TrainConfigError, match=message):
+        resolve(recipe, overrides)
 
 
 def test_overrides_are_typed() -> None:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from tests.training.runner import ROOT
-from tests.training.shards import text_tokens, write_shards
+from tests.training.shards import read_tokens, text_tokens, write_shards
 from training.data import DataError, ShardDataset
 
 CORPUS = ["the quick brown fox jumps over the lazy dog. " * 20, "pack my box with five dozen liquor jugs. " * 20]
@@ -21,14 +21,14 @@ def test_tokens_read_back_equal_the_tokenised_input(tmp_path: Path) -> None:
     shards = [text_tokens(doc) for doc in CORPUS]
     write_shards(tmp_path, shards)
     dataset = ShardDataset(str(tmp_path), block_size=16, seed=0)
-    assert dataset.tokens.tolist() == shards[0] + shards[1]
+    assert read_tokens(dataset.shards.uri) == shards[0] + shards[1]
     assert dataset.vocab_size == 256
 
 
 def test_uint32_shards_round_trip(tmp_path: Path) -> None:
     tokens = [0, 70_000, 123_456, 5, 99_999] * 10
     write_shards(tmp_path, [tokens], dtype="uint32", vocab_size=200_000)
-    assert ShardDataset(str(tmp_path), block_size=8, seed=0).tokens.tolist() == tokens
+    assert read_tokens(str(tmp_path)) == tokens
 
 
 def test_windows_are_deterministic_and_shifted_by_one(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def _broken(tmp_path: Path, change: str) -> str:
     elif change == "small vocabulary":
         manifest["tokenizer"]["vocab_size"] = 100
     elif change == "future format":
-        manifest["format_version"] = 2
+        manifest["format_version"] = 3
     manifest_path.write_text(json.dumps(manifest))
     return str(tmp_path)
 
@@ -68,7 +68,7 @@ def _broken(tmp_path: Path, change: str) -> str:
     ("delete", "shard-00001.bin: listed in manifest.json but missing"),
     ("bad dtype", "manifest.json: dtype: Input should be 'uint16' or 'uint32'"),
     ("small vocabulary", "token id 122 is outside the tokenizer's vocabulary of 100"),
-    ("future format", "format_version 2; this trainer reads version 1"),
+    ("future format", "format_version 3; this trainer reads versions 1, 2"),
 ])
 def test_bad_shards_fail_in_one_line(tmp_path: Path, change: str, message: str) -> None:
     with pytest.raises(DataError) as caught:

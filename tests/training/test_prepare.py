@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from tests.training.s3server import client, s3_server
+from tests.training.shards import read_tokens
 from training.data import ShardDataset, read_manifest
 from training.prepare import BPE_END, END_OF_DOCUMENT, Settings, clean, prepare
 
@@ -61,7 +62,7 @@ def test_shards_round_trip_through_the_training_data_path(tmp_path: Path) -> Non
     assert len(manifest.shards) > 3 and manifest.dtype == "uint16" and manifest.tokenizer.vocab_size == 257
     dataset = ShardDataset(str(tmp_path / "out"), block_size=4, seed=0)
     expected = [t for doc in KEPT for t in (*doc.encode(), END_OF_DOCUMENT)]
-    assert dataset.tokens.tolist() == expected
+    assert read_tokens(dataset.shards.uri) == expected
 
 
 def test_bpe_tokenizer_is_saved_and_decodes_the_shards(tmp_path: Path) -> None:
@@ -74,7 +75,7 @@ def test_bpe_tokenizer_is_saved_and_decodes_the_shards(tmp_path: Path) -> None:
     assert manifest.tokenizer.type == "bpe" and manifest.tokenizer.file == "tokenizer.json"
     tokenizer = Tokenizer.from_file(str(tmp_path / "out" / "tokenizer.json"))
     assert manifest.tokenizer.vocab_size == tokenizer.get_vocab_size() <= 400
-    tokens = ShardDataset(str(tmp_path / "out"), block_size=4, seed=0).tokens.tolist()
+    tokens = read_tokens(str(tmp_path / "out"))
     end = tokenizer.token_to_id(BPE_END)
     documents: list[str] = []
     current: list[int] = []
@@ -185,7 +186,7 @@ def test_hosts_of_a_processing_job_write_apart_and_merge_into_one_manifest(tmp_p
     assert report["hosts"] == ["algo-1", "algo-2"]
     cleaning = report["cleaning"]
     assert isinstance(cleaning, dict) and cleaning["documents_kept"] == 2
-    tokens = ShardDataset(out, block_size=8, seed=0).tokens.tolist()
+    tokens = read_tokens(out)
     assert tokens == [t for files in halves for doc in files.values() for t in (*clean(doc)[0].encode(), 256)]
     # One host (no resource config, or a single host) writes straight into the output.
     assert host_output(out, str(tmp_path / "nowhere")) == out

@@ -121,6 +121,15 @@ def test_pools_come_from_the_deployed_outputs_not_the_stack_file(tmp_path: Any,
     assert "--pool 'h100-efa': in stacks/Pulumi.prod.yaml but not in the deployed stack's outputs" in err
 
 
+def test_a_fine_tuning_job_reads_its_base_model_from_s3(capsys: pytest.CaptureFixture[str]) -> None:
+    job = dry_run(capsys, "--stack", "prod", "--pool", "h100-efa", "--recipe", "gpu_llm_full",
+                  "--base-model", "base/qwen3-8b/", "--data", "prepared/chat/")
+    args = job["spec"]["trainer"]["args"]
+    models = planned("prod").outputs["buckets"]["models"]["name"]
+    assert args[:2] == ["--recipe", "gpu_llm_full"]
+    assert f"base_model=s3://{models}/base/qwen3-8b/" in args and "data=/fsx/datasets/prepared/chat/" in args
+
+
 class FakeApiServer(BaseHTTPRequestHandler):
     """The three Kubernetes API endpoints `hoist train` calls, recording what it sends."""
 

@@ -168,3 +168,45 @@ def test_bad_prepare_job_input_is_one_line(extra: list[str], message: str,
     assert cli.main(argv) == 2
     error = capsys.readouterr().err
     assert message in error and error.count("\n") == 1
+
+
+def test_fine_tuning_reads_the_base_model_as_an_input_channel(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["train", "sagemaker", "--stack", "prod", "--dry-run", "--offline", "--recipe", "gpu_llm_lora",
+            "--base-model", "base/llama-3.2-1b/", "--data", "prepared/chat-v1/"]
+    assert cli.main(argv) == 0
+    request = json.loads(capsys.readouterr().out)
+    outputs = outputs_of("prod")
+    (channel,) = request["InputDataConfig"]
+    assert channel["ChannelName"] == "base_model"
+    assert channel["DataSource"]["S3DataSource"] == {
+        "S3DataType": "S3Prefix", "S3DataDistributionType": "FullyReplicated",
+        "S3Uri": f"s3://{outputs.buckets['models'].name}/base/llama-3.2-1b/"}
+    hyper = request["HyperParameters"]
+    assert hyper["recipe"] == "gpu_llm_lora" and hyper["base_model"] == "/opt/ml/input/data/base_model"
+    assert hyper["data"] == f"s3://{outputs.buckets['datasets'].name}/prepared/chat-v1/"
+    assert hyper["export_uri"] == f"s3://{outputs.buckets['models'].name}/sagemaker/{request['TrainingJobName']}/"
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--base-model", "llama/", "--data", "prepared/x/"], "--base-model 'llama/': a prefix under base/"),
+    (["--base-model", "base/llama/"], "--base-model: fine-tuning needs --data"),
+    (["--base-model", "base/../secrets/", "--data", "p/"], "a prefix under base/"),
+])
+def test_bad_fine_tuning_inputs_are_one_line(extra: list[str], message: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["train", "sagemaker", "--stack", "dev", "--dry-run", "--offline", *extra]) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1
+
+
+def test_training_roles_read_only_the_base_part_of_the_models_bucket() -> None:
+    from tests.conftest import planned
+
+    plan = planned("dev")
+    models = from_mapping(plan.outputs, "offline").buckets["models"].arn
+    for component in ("hoist:training_jobs:TrainingJobs", "hoist:in_cluster:InCluster"):
+        policy = next(r for r in plan.of_type("aws:iam/rolePolicy:RolePolicy") if r.component == component
+                      and "ReadBaseModels" in r.inputs["policy"])
+        statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+        assert statements["ReadBaseModels"]["Resource"] == f"{models}/base/*"
+        assert statements["ListBaseModels"]["Condition"] == {"StringLike": {"s3:prefix": ["base/*"]}}

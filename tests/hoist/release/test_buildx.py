@@ -65,16 +65,19 @@ def calls(log: Path) -> list[dict[str, Any]]:
 
 def test_dry_run_builds_each_part_from_its_own_context_with_pinned_args(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["build", "--offline", "--dry-run", "--tag", "v1", "--serving", "cpu"]) == 0
-    training, serving = (line.split() for line in capsys.readouterr().out.splitlines())
+    training, serving, llm = (line.split() for line in capsys.readouterr().out.splitlines())
     account = load_stack("dev").allowed_account_ids[0]
-    for argv, part in ((training, "training"), (serving, "serving")):
-        assert argv[:3] == ["docker", "buildx", "build"] and argv[-1] == str(PROJECT_ROOT / part)
-        assert argv[argv.index("--file") + 1] == str(PROJECT_ROOT / part / "Dockerfile")
+    for argv, part, context in ((training, "training", "training"), (serving, "serving", "serving"),
+                                (llm, "llm", "serving/llm")):
+        assert argv[:3] == ["docker", "buildx", "build"] and argv[-1] == str(PROJECT_ROOT / context)
+        assert argv[argv.index("--file") + 1] == str(PROJECT_ROOT / context / "Dockerfile")
         assert argv[argv.index("--tag") + 1] == f"{account}.dkr.ecr.us-east-1.amazonaws.com/hoist/{part}:v1"
         assert {"--push", "--provenance=false", "--sbom=false"} <= set(argv)
     assert f"BASE_IMAGE={catalog.PINS['base-image/gpu'].value}" in training
     assert f"BASE_IMAGE={catalog.PINS['base-image/cpu'].value}" in serving
     assert f"TORCH_INDEX_URL={catalog.PINS['torch-index/cpu'].value}" in serving
+    assert [arg for arg in llm if arg.startswith("BASE_IMAGE=")] == [
+        f"BASE_IMAGE={catalog.PINS['llm-engine-image'].value}"]
 
 
 def test_build_logs_in_pushes_and_records_digests(fake_docker: Path, dev_outputs: Path, stacks_copy: Path,
@@ -86,18 +89,19 @@ def test_build_logs_in_pushes_and_records_digests(fake_docker: Path, dev_outputs
     result = json.loads(capsys.readouterr().out.splitlines()[-1])
     log = calls(fake_docker)
     assert [c["args"][:2] for c in log] == [["buildx", "version"], ["login", "--username"],
-                                            ["buildx", "build"], ["buildx", "build"]]
+                                            ["buildx", "build"], ["buildx", "build"], ["buildx", "build"]]
     login = log[1]
     assert login["args"][2] == "AWS" and login["stdin"], "the ECR password goes through stdin, not argv"
     # The digests printed are the ones buildx recorded, and they land in the stack's config.
-    assert set(result["digests"]) == {"training", "serving"}
+    assert set(result["digests"]) == {"training", "serving", "llm"}
     images = load_stack("dev").images
-    assert (images.training, images.serving) == (result["digests"]["training"], result["digests"]["serving"])
+    assert (images.training, images.serving, images.llm) == (
+        result["digests"]["training"], result["digests"]["serving"], result["digests"]["llm"])
     after = (stacks_copy / "Pulumi.dev.yaml").read_text().splitlines()
-    # The edit changes the two digests and keeps every other line, comments included.
+    # The edit changes the two digests, adds the third, and keeps every other line, comments included.
     assert [line for line in after if line not in before.splitlines()] == [
-        f"    training: {images.training}", f"    serving: {images.serving}"]
-    assert len(after) == len(before.splitlines())
+        f"    training: {images.training}", f"    serving: {images.serving}", f"    llm: {images.llm}"]
+    assert len(after) == len(before.splitlines()) + 1
 
 
 def test_a_failed_build_changes_no_config(fake_docker: Path, dev_outputs: Path, stacks_copy: Path,
@@ -144,7 +148,7 @@ def test_tag_is_the_commit_and_refuses_uncommitted_image_code(tmp_path: Path) ->
     (repo / "README.md").write_text("an edit outside the images does not matter\n")
     assert build.commit_tag(repo) == f"git-{head}"
     (repo / "training" / "launch.py").write_text("print('v2')\n")
-    with pytest.raises(build.BuildError, match="uncommitted changes under training, serving"):
+    with pytest.raises(build.BuildError, match="uncommitted changes under serving, training"):
         build.commit_tag(repo)
     assert build.commit_tag(repo, allow_dirty=True) == f"git-{head}-dirty"
 
@@ -152,4 +156,4 @@ def test_tag_is_the_commit_and_refuses_uncommitted_image_code(tmp_path: Path) ->
 def test_build_targets_the_registry_of_the_stacks_outputs() -> None:
     outputs = from_mapping(recording.record("staging").outputs, "offline")
     steps = build.plan_builds(outputs, "t", Path("/tmp"))
-    assert [s.reference for s in steps] == [f"{outputs.repositories[p]}:t" for p in ("training", "serving")]
+    assert [s.reference for s in steps] == [f"{outputs.repositories[p]}:t" for p in ("training", "serving", "llm")]

@@ -13,7 +13,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from moto import mock_aws
 
@@ -195,26 +194,3 @@ def test_a_successful_rollout_keeps_the_promotion(dev: tuple[Path, StackOutputs]
     cfg = load_stack("dev")
     assert cfg.endpoint is not None and cfg.endpoint.model_key == "runs/good/model.tar.gz"
 
-
-def test_invoke_sends_the_body_and_reports_latency() -> None:
-    runtime, stub = stubbed("sagemaker-runtime")
-    answer = b'{"outputs": ["579"]}'
-    stub.add_response("invoke_endpoint", {"Body": StreamingBody(io.BytesIO(answer), len(answer)),
-                                          "ContentType": "application/json"},
-                      {"EndpointName": "hoist-dev", "Body": b'{"inputs": ["123+456"]}',
-                       "ContentType": "application/json", "Accept": "application/json"})
-    with stub:
-        text, latency = deploy.invoke(runtime, "hoist-dev", b'{"inputs": ["123+456"]}', "application/json",
-                                      "application/json")
-    assert text == answer.decode() and latency >= 0
-    stub.assert_no_pending_responses()
-
-
-@pytest.mark.parametrize(("body", "message"), [
-    ("{not json", "--body: not JSON"),
-    ("@/no/such/file.json", "--body @/no/such/file.json: no such file"),
-])
-def test_bad_invoke_input_is_one_line(body: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["invoke", "--stack", "dev", "--body", body, "--offline"]) == 1
-    error = capsys.readouterr().err
-    assert message in error and error.count("\n") == 1

