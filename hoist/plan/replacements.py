@@ -44,7 +44,7 @@ class CreateOnly:
     one_way: Mapping[str, str] = field(default_factory=dict)
     """Inputs that may only grow in place; a smaller value replaces -> the sentence that says so."""
     holds: str | None = None
-    """What is lost when this resource is replaced or removed; None for resources without data."""
+    """What is lost when this resource is deleted, in a sentence; None for resources without data."""
 
 
 def _settings_of_bucket() -> CreateOnly:
@@ -77,7 +77,7 @@ CREATE_ONLY: dict[str, CreateOnly] = {
     "aws:cloudwatch/eventTarget:EventTarget": CreateOnly("aws-native:events:Rule", {"rule": "name"}),
     "aws:cloudwatch/logGroup:LogGroup": CreateOnly(
         "aws-native:logs:LogGroup", {"name": "logGroupName", "namePrefix": "logGroupName"}, name="name",
-        holds="its log events (for the cluster's log group: the control plane's audit trail)"),
+        holds="Its log events go with it (for the cluster's log group, the control plane's audit trail)."),
     "aws:cloudwatch/metricAlarm:MetricAlarm": CreateOnly(
         "aws-native:cloudwatch:Alarm", {"name": "alarmName"}, name="name"),
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": CreateOnly(
@@ -135,7 +135,7 @@ CREATE_ONLY: dict[str, CreateOnly] = {
     "aws:ecr/repository:Repository": CreateOnly(
         "aws-native:ecr:Repository",
         {"name": "repositoryName", "encryptionConfigurations": "encryptionConfiguration"}, name="name",
-        holds="its images: every digest a stack file or a running endpoint refers to"),
+        holds="Its images go with it, and with them every digest a stack file or a running endpoint refers to."),
     "aws:eks/accessEntry:AccessEntry": CreateOnly(
         "aws-native:eks:AccessEntry", {"clusterName": "clusterName", "principalArn": "principalArn", "type": "type"}),
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": CreateOnly(
@@ -152,7 +152,7 @@ CREATE_ONLY: dict[str, CreateOnly] = {
          "kubernetesNetworkConfig.serviceIpv4Cidr": "kubernetesNetworkConfig.serviceIpv4Cidr",
          "name": "name", "outpostConfig": "outpostConfig", "roleArn": "roleArn"},
         name="name",
-        holds="the cluster's whole Kubernetes state: every object, secret and running workload in it"),
+        holds="The cluster's whole Kubernetes state goes with it: every object, secret and running workload."),
     "aws:eks/nodeGroup:NodeGroup": CreateOnly(
         "aws-native:eks:Nodegroup",
         {"amiType": "amiType", "capacityType": "capacityType", "clusterName": "clusterName", "diskSize": "diskSize",
@@ -179,7 +179,8 @@ CREATE_ONLY: dict[str, CreateOnly] = {
                                "current storage capacity\"",
             "fileSystemTypeVersion": "pulumi-aws LustreFileSystem: \"Changing to a lower version forces resource "
                                      "replacement (destroy and recreate).\""},
-        holds="its files: datasets imported from S3 can be imported again, anything written only to Lustre is lost"),
+        holds="Its files go with it: datasets imported from S3 can be imported again; anything written only to "
+              "Lustre is lost."),
     "aws:iam/role:Role": CreateOnly(
         "aws-native:iam:Role", {"name": "roleName", "namePrefix": "roleName", "path": "path"}, name="name"),
     "aws:iam/rolePolicy:RolePolicy": CreateOnly(
@@ -194,12 +195,12 @@ CREATE_ONLY: dict[str, CreateOnly] = {
         immutable={"customerMasterKeySpec": "You can't change the ``KeySpec`` value after the KMS key is created.",
                    "keyUsage": "You can't change the ``KeyUsage`` value after the KMS key is created.",
                    "multiRegion": "You can't change the ``MultiRegion`` value after the KMS key is created."},
-        holds="everything encrypted with it: the buckets' objects, the images, the cluster's secrets and the logs "
-              "become unreadable once the key's deletion window ends"),
+        holds="Everything encrypted with it (the buckets' objects, the images, the cluster's secrets, the logs) "
+              "becomes unreadable once its deletion window ends."),
     "aws:s3/bucket:Bucket": CreateOnly(
         "aws-native:s3:Bucket",
         {"bucket": "bucketName", "bucketPrefix": "bucketNamePrefix", "bucketNamespace": "bucketNamespace"},
-        name="bucket", holds="its objects and every version of them"),
+        name="bucket", holds="Its objects, and every version of them, go with it."),
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _settings_of_bucket(),
     "aws:s3/bucketLogging:BucketLogging": _settings_of_bucket(),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _settings_of_bucket(),
