@@ -64,7 +64,7 @@ def attribute(before: list[Line], after: list[Line]) -> dict[str, Any]:
         for (component, subject), (old, new) in groups.items()
         if (old.max_cents, old.idle_cents) != (new.max_cents, new.idle_cents)
     ]
-    changed.sort(key=lambda g: (-abs(g["delta_max_usd"]), -abs(g["delta_idle_usd"]), g["subject"]))
+    changed.sort(key=lambda g: (-abs(g["delta_max_usd"]), -abs(g["delta_idle_usd"]), g["subject"], g["component"]))
     old_total, new_total = _totals([g[0] for g in groups.values()]), _totals([g[1] for g in groups.values()])
     return {"before": old_total, "after": new_total,
             "delta": {key: round(new_total[key] - old_total[key], 2) for key in old_total},

@@ -95,9 +95,13 @@ def _changes_identity(change: Change) -> bool:
     return not named or renamed
 
 
+ORDER = ("replace", "delete", "update", "create")
+"""The order a reviewer reads changes in: what goes away first. Within an action, by URN (so by
+component), since the engine registers resources in no fixed order."""
+
+
 def between(base: dict[str, Any] | None, head: dict[str, Any]) -> list[Change]:
-    """Every resource that is created, changed, replaced or deleted, in the head plan's order (deleted
-    resources last)."""
+    """Every resource that is created, changed, replaced or deleted."""
     old, new = resources(base), resources(head)
     matched = match(old, new)
     found: dict[str, Change] = {}
@@ -111,7 +115,7 @@ def between(base: dict[str, Any] | None, head: dict[str, Any]) -> list[Change]:
     _follow_replacements(old, new, matched, found)
     continued = {was for was in matched.values() if was is not None}
     deleted = [Change("delete", old[urn], None) for urn in old if urn not in continued]
-    return [found[urn] for urn in new if urn in found] + deleted
+    return sorted([*found.values(), *deleted], key=lambda c: (ORDER.index(c.action), c.urn))
 
 
 def _follow_replacements(old: dict[str, Resource], new: dict[str, Resource], matched: dict[str, str | None],
@@ -126,7 +130,7 @@ def _follow_replacements(old: dict[str, Resource], new: dict[str, Resource], mat
             if was is None:
                 continue
             for key, sources in sorted(resource.get("input_sources", {}).items()):
-                source = next((s for s in sources if s in renewed and s != urn), None)
+                source = min((s for s in sources if s in renewed and s != urn), default=None)
                 change = found.get(urn)
                 if source is None or (change is not None and (key in change.caused_by or change.action == "replace")):
                     continue

@@ -166,4 +166,4 @@ def change(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) ->
 
 def changes(pairs: Iterable[tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]]) -> list[PolicyChange]:
     found = [c for before, after in pairs if (c := change(before, after)) is not None]
-    return sorted(found, key=lambda c: (c.kind, c.name))
+    return sorted(found, key=lambda c: (c.kind, c.name, c.urn))

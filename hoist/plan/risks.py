@@ -131,8 +131,9 @@ def node_class_drift(before: Any, after: Any) -> list[Leaf]:
 
 def _pools_of_class(class_name: str, plans: list[dict[str, Resource]]) -> list[Resource]:
     for plan in plans:
-        pools = [r for r in plan.values() if r["type"] == NODE_POOL and
-                 r["inputs"]["spec"]["template"]["spec"]["nodeClassRef"]["name"] == class_name]
+        pools = sorted((r for r in plan.values() if r["type"] == NODE_POOL and
+                        r["inputs"]["spec"]["template"]["spec"]["nodeClassRef"]["name"] == class_name),
+                       key=lambda r: str(r["urn"]))
         if pools:
             return pools
     return []

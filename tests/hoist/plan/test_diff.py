@@ -156,14 +156,14 @@ def test_a_model_promotion_rolls_out_the_endpoint_through_its_replaced_model_and
     data = diff_after("prod", lambda: edit_stack(stacks_copy, "prod", "model_key: runs/reference/model.tar.gz",
                                                  "model_key: runs/v2/model.tar.gz"))
 
-    assert by_action(data) == [("update", "hoist-prod-endpoint", "RolePolicy"),
+    # What is replaced comes first, then what changes in place.
+    assert by_action(data) == [("replace", "hoist-prod-config", "EndpointConfiguration"),
                                ("replace", "hoist-prod-model", "Model"),
-                               ("replace", "hoist-prod-config", "EndpointConfiguration"),
-                               ("update", "hoist-prod-endpoint", "Endpoint")]
-    config = data["changes"][2]
+                               ("update", "hoist-prod-endpoint", "Endpoint"),
+                               ("update", "hoist-prod-endpoint", "RolePolicy")]
+    config, model, endpoint, _ = data["changes"]
     assert config["computed_from_replaced"] == [
-        {"input": "productionVariants", "urn": data["changes"][1]["urn"], "name": "hoist-prod-model"}]
-    endpoint = data["changes"][3]
+        {"input": "productionVariants", "urn": model["urn"], "name": "hoist-prod-model"}]
     assert endpoint["inputs"][0]["path"] == "endpointConfigName" and endpoint["inputs"][0]["after"] == (
         "(known after apply)")
     (risk,) = data["risks"]
@@ -225,7 +225,7 @@ def test_a_renamed_resource_that_also_changed_is_one_update() -> None:
 
 def test_without_the_alias_it_would_be_a_new_resource_and_a_deleted_one() -> None:
     data = diff.compare("dev", "main", _plan([_role(OLD, "a")]), _plan([_role(NEW, "a")]))
-    assert by_action(data) == [("create", "hoist-dev-trainer", "Role"), ("delete", "hoist-dev-trainer", "Role")]
+    assert by_action(data) == [("delete", "hoist-dev-trainer", "Role"), ("create", "hoist-dev-trainer", "Role")]
 
 
 def test_the_recording_carries_the_old_urns_of_a_renamed_component_and_its_children() -> None:
