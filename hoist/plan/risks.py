@@ -145,41 +145,50 @@ def _budget(pool: Resource) -> str:
     return f"at most {limits} of the pool's nodes at a time (its disruption budget)"
 
 
+_DRIFT = ("Karpenter treats these nodes as drifted and replaces them {budget}, starting each replacement "
+          "before draining the old node.")
+_TERMINATED = ("Karpenter deletes these nodes with their NodePool, outside its disruption budget, and launches "
+               "no replacements for it.")
+_PODS = (" A node running a pod annotated `karpenter.sh/do-not-disrupt` (hoist's training runtime puts it on every "
+         "TrainJob pod) is left until that pod finishes; every other pod on it is evicted, so training started "
+         "without the annotation restarts from its last checkpoint.")
+
+
+def _pool_change(change: Change) -> tuple[str, bool] | None:
+    """Why a NodePool or EC2NodeClass change disrupts the pool's nodes, and whether they are terminated
+    rather than replaced; None when it leaves them alone."""
+    kind = "NodePool" if change.type == NODE_POOL else "EC2NodeClass"
+    own = change.resource["inputs"]["metadata"]["name"]
+    if change.action == "delete":
+        return f"its {kind} `{own}` is deleted", True
+    if change.action == "replace":
+        return f"its {kind} is replaced by one named `{own}`, and the old one deleted", True
+    before, after = (change.before or {})["inputs"].get("spec"), change.resource["inputs"].get("spec")
+    drift = node_pool_drift(before, after) if change.type == NODE_POOL else node_class_drift(before, after)
+    if change.caused_by and not drift:
+        drift = under(change.leaves, "spec")
+    return (f"its {kind} `{own}` changes {_leaf_text(drift)}", False) if drift else None
+
+
 def _drains(changes: list[Change], old: dict[str, Resource], new: dict[str, Resource]) -> list[Risk]:
-    why: dict[str, list[str]] = {}
-    pools: dict[str, Resource] = {}
+    found: dict[str, tuple[Resource, list[str], bool]] = {}
     for change in changes:
         if change.type not in (NODE_POOL, NODE_CLASS) or change.action == "create":
             continue
-        kind = "NodePool" if change.type == NODE_POOL else "EC2NodeClass"
+        disruption = _pool_change(change)
+        if disruption is None:
+            continue
+        reason, terminated = disruption
         own = change.resource["inputs"]["metadata"]["name"]
         affected = [change.resource] if change.type == NODE_POOL else _pools_of_class(own, [new, old])
-        if change.action == "delete":
-            reason = (f"its {kind} `{own}` is deleted, so Karpenter terminates every node it launched"
-                      if change.type == NODE_POOL else f"its {kind} `{own}` is deleted")
-        elif change.action == "replace":
-            reason = f"its {kind} is replaced (renamed to `{own}`): the old one's nodes are terminated"
-        else:
-            before, after = (change.before or {})["inputs"].get("spec"), change.resource["inputs"].get("spec")
-            drift = (node_pool_drift(before, after) if change.type == NODE_POOL else node_class_drift(before, after))
-            if change.caused_by and not drift:
-                drift = under(change.leaves, "spec")
-            if not drift:
-                continue
-            reason = f"its {kind} `{own}` changes {_leaf_text(drift)}"
         for pool in affected:
             name = pool["inputs"]["metadata"]["name"]
-            pools[name] = new.get(pool["urn"], pool)
-            why.setdefault(name, []).append(reason)
+            _, reasons, ends = found.setdefault(name, (new.get(pool["urn"], pool), [], False))
+            found[name] = (found[name][0], [*reasons, reason], ends or terminated)
     risks = []
-    for name, reasons in why.items():
-        pool = pools[name]
-        meaning = (f"Karpenter replaces the GPU nodes this pool launched: {'; '.join(reasons)}. It treats such "
-                   f"nodes as drifted and replaces them {_budget(pool)}, starting each replacement before "
-                   "draining the old node. A node running a pod annotated `karpenter.sh/do-not-disrupt` (hoist's "
-                   "training runtime puts it on every TrainJob pod) is left until that pod finishes; every other "
-                   "pod on a drifted node is evicted, so training started without the annotation restarts from "
-                   "its last checkpoint.")
+    for name, (pool, reasons, terminated) in found.items():
+        what = _TERMINATED if terminated else _DRIFT.format(budget=_budget(pool))
+        meaning = f"Every GPU node this pool launched goes: {'; '.join(reasons)}. {what}{_PODS}"
         risks.append(Risk("gpu-drain", "warning", pool["urn"], f"Drains GPU pool `{name}`", meaning))
     return risks
 

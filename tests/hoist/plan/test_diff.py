@@ -237,3 +237,17 @@ def test_the_recording_carries_the_old_urns_of_a_renamed_component_and_its_child
                             for r in children)
     unrenamed = next(r for r in plan.resources if r.type == "hoist:network:Network")
     assert unrenamed.aliases == ()
+
+
+def test_a_renamed_gpu_pool_terminates_the_old_pools_nodes(stacks_copy: Path) -> None:
+    data = diff_after("dev", lambda: edit_stack(stacks_copy, "dev", "    a10g-spot:\n", "    a10g:\n"))
+
+    (risk,) = data["risks"]
+    assert (risk["kind"], risk["title"]) == ("gpu-drain", "Drains GPU pool `a10g-spot`")
+    assert "its EC2NodeClass `a10g-spot` is deleted; its NodePool `a10g-spot` is deleted" in risk["meaning"]
+    assert "outside its disruption budget" in risk["meaning"] and "drifted" not in risk["meaning"]
+    # Same capacity under a new name: the cost line moves, the total stays.
+    assert data["cost"]["delta"] == {"monthly_max_usd": 0, "monthly_idle_usd": 0}
+    assert [(line["subject"], line["delta_idle_usd"]) for line in data["cost"]["lines"]] == [
+        ("GPU pool a10g", 0), ("GPU pool a10g-spot", 0)]
+    assert_lines_add_up(data)
