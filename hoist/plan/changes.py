@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hoist.plan import replacements
-from hoist.plan.leaves import COMPUTED, Leaf, leaf_changes, under
+from hoist.plan.leaves import Leaf, leaf_changes, under
 from hoist.plan.replacements import Reason
+from hoist.plan.report import COMPUTED
 
 Resource = dict[str, Any]
 """One resource of a ``--json`` plan: urn, type, name, inputs, protect, retain_on_delete, ..."""

@@ -2,7 +2,8 @@
 ``--diff --json`` prints, in the order a reviewer needs it — what the change destroys or interrupts,
 what it costs and why, what it grants, then every resource it touches.
 
-GitHub refuses a comment over 65,536 characters; the longest tables are cut to fit and say so.
+Long tables fold into <details>; GitHub refuses a comment over 65,536 characters, so a longer one is
+cut, and says where the whole diff is.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hoist.plan import grants
+from hoist.plan.report import COMPUTED
 
 LIMIT = 60_000
 ALERTS = {"caution": "CAUTION", "warning": "WARNING", "note": "NOTE"}
@@ -34,7 +36,7 @@ def _cell(text: str) -> str:
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    text = value if isinstance(value, str) and value == "(known after apply)" else json.dumps(value, sort_keys=True)
+    text = COMPUTED if value == COMPUTED else json.dumps(value, sort_keys=True)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -143,7 +145,9 @@ def _changes(diff: dict[str, Any]) -> list[str]:
     for change in diff["changes"]:
         sign, verb = ACTIONS[change["action"]]
         if change["holds_data"] and change["action"] in ("replace", "delete"):
-            verb += ", **loses data**"
+            verb += ", kept outside the stack (retained)" if change["retain_on_delete"] else ", **loses data**"
+        if change["protect"] and change["action"] in ("replace", "delete"):
+            verb += ", refused while protected"
         rows.append(f"| {sign} | `{change['name']}` | `{change['type']}` | {verb} | {_details(change)} |")
     if not rows:
         return []

@@ -7,8 +7,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-COMPUTED = "(known after apply)"
-
 
 @dataclass(frozen=True)
 class Leaf:

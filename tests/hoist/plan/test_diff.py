@@ -10,7 +10,7 @@ from typing import Any
 import pulumi_aws as aws
 import pytest
 
-from hoist.plan import diff
+from hoist.plan import comment, diff
 from infra import catalog
 from infra.components.iam import document, training_data_access
 from tests.conftest import planned
@@ -96,6 +96,8 @@ def test_a_buckets_create_only_name_replaces_it_and_everything_attached(monkeypa
     # prod protects and retains its buckets: say what that does to this change.
     assert "`pulumi up` stops with an error rather than replace it" in risk["meaning"]
     assert "retains the old one on delete" in risk["meaning"]
+    assert ("| ± | `hoist-prod-datasets` | `aws:s3/bucket:Bucket` | **replace**, kept outside the stack (retained), "
+            "refused while protected |") in comment.markdown(data)
     # Every grant on the old bucket moves to the new one, and only that.
     old = planned("prod").outputs["buckets"]["datasets"]["arn"]
     new = "arn:aws:s3:::hoist-prod-datasets-2"
@@ -188,6 +190,8 @@ def test_removing_lustre_deletes_its_files_and_its_cost(stacks_copy: Path) -> No
     assert risk["title"] == "Deletes FSx for Lustre file system `hoist-prod-fsx`, which holds data"
     # Lustre is not among the types prod protects: nothing stops the delete.
     assert "Pulumi deletes it. Its files go with it" in risk["meaning"] and "protects" not in risk["meaning"]
+    assert "| − | `hoist-prod-fsx` | `aws:fsx/lustreFileSystem:LustreFileSystem` | delete, **loses data** |" in (
+        comment.markdown(data))
     assert sorted(by_action(data)) == [
         ("delete", "hoist-prod-fsx", "LustreFileSystem"), ("delete", "hoist-prod-fsx", "PersistentVolume"),
         ("delete", "hoist-prod-fsx", "PersistentVolumeClaim"), ("delete", "hoist-prod-fsx", "SecurityGroup"),
