@@ -117,13 +117,13 @@ def _permissions(diff: dict[str, Any]) -> list[str]:
     return [*intro, *_table(header, rows, "permission changes"), ""]
 
 
-def _details(change: dict[str, Any], limit: int = 6) -> str:
+def _details(change: dict[str, Any], regranted: set[str], limit: int = 6) -> str:
     if change["action"] in ("create", "delete"):
         return ""
     if change["type"] in grants.POLICY_INPUTS and all(
             leaf["path"].split(".")[0].split("[")[0] == grants.POLICY_INPUTS[change["type"]][0]
             for leaf in change["inputs"]):
-        return "see Permissions"
+        return "see Permissions" if change["urn"] in regranted else "the policy is written differently; same grants"
     causes = {c["input"]: c["name"] for c in change["computed_from_replaced"]}
     create_only = {r["path"] for r in change["replaced_because"]}
     parts = []
@@ -141,6 +141,7 @@ def _details(change: dict[str, Any], limit: int = 6) -> str:
 
 
 def _changes(diff: dict[str, Any]) -> list[str]:
+    regranted = {policy["urn"] for policy in diff["permissions"]}
     rows = []
     for change in diff["changes"]:
         sign, verb = ACTIONS[change["action"]]
@@ -148,7 +149,7 @@ def _changes(diff: dict[str, Any]) -> list[str]:
             verb += ", kept outside the stack (retained)" if change["retain_on_delete"] else ", **loses data**"
         if change["protect"] and change["action"] in ("replace", "delete"):
             verb += ", refused while protected"
-        rows.append(f"| {sign} | `{change['name']}` | `{change['type']}` | {verb} | {_details(change)} |")
+        rows.append(f"| {sign} | `{change['name']}` | `{change['type']}` | {verb} | {_details(change, regranted)} |")
     if not rows:
         return []
     header = ["| | resource | type | change | details |", "|---|---|---|---|---|"]
