@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from hoist.plan import comment, diff
 from tests.conftest import planned
@@ -48,15 +49,15 @@ def test_an_oversized_comment_is_cut_with_a_pointer_to_the_json() -> None:
 
 
 def test_a_policy_rewritten_with_the_same_grants_says_so() -> None:
-    def plan(statements: list[dict[str, object]]) -> dict[str, object]:
+    def plan(statements: list[dict[str, Any]]) -> dict[str, Any]:
         policy = {"urn": "urn:p", "type": "aws:iam/rolePolicy:RolePolicy", "name": "trainer", "protect": False,
                   "retain_on_delete": False, "inputs": {"policy": json.dumps({"Statement": statements})}}
         return {"components": {"c": [policy]}, "resource_count": 1, "cost": {"lines": []},
                 "policy": {"passed": True, "policies": [], "violations": []}}
 
-    one = {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "r"}
-    split = [{"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": ["r"]},
-             {"Sid": "Write", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "r"}]
+    one: dict[str, Any] = {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "r"}
+    split: list[dict[str, Any]] = [{"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": ["r"]},
+                                   {"Sid": "Write", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "r"}]
     text = comment.markdown(diff.compare("dev", "main", plan([one]), plan(split)))
     assert "| ~ | `trainer` | `aws:iam/rolePolicy:RolePolicy` | update | the policy is written differently; " \
            "same grants |" in text
