@@ -45,6 +45,8 @@ class CreateOnly:
     """Inputs that may only grow in place; a smaller value replaces -> the sentence that says so."""
     holds: str | None = None
     """What is lost when this resource is deleted, in a sentence; None for resources without data."""
+    label: str | None = None
+    """What a reviewer calls a resource of this type ("S3 bucket")."""
 
 
 def _settings_of_bucket() -> CreateOnly:
@@ -77,6 +79,7 @@ CREATE_ONLY: dict[str, CreateOnly] = {
     "aws:cloudwatch/eventTarget:EventTarget": CreateOnly("aws-native:events:Rule", {"rule": "name"}),
     "aws:cloudwatch/logGroup:LogGroup": CreateOnly(
         "aws-native:logs:LogGroup", {"name": "logGroupName", "namePrefix": "logGroupName"}, name="name",
+        label="CloudWatch log group",
         holds="Its log events go with it (for the cluster's log group, the control plane's audit trail)."),
     "aws:cloudwatch/metricAlarm:MetricAlarm": CreateOnly(
         "aws-native:cloudwatch:Alarm", {"name": "alarmName"}, name="name"),
@@ -135,6 +138,7 @@ CREATE_ONLY: dict[str, CreateOnly] = {
     "aws:ecr/repository:Repository": CreateOnly(
         "aws-native:ecr:Repository",
         {"name": "repositoryName", "encryptionConfigurations": "encryptionConfiguration"}, name="name",
+        label="ECR repository",
         holds="Its images go with it, and with them every digest a stack file or a running endpoint refers to."),
     "aws:eks/accessEntry:AccessEntry": CreateOnly(
         "aws-native:eks:AccessEntry", {"clusterName": "clusterName", "principalArn": "principalArn", "type": "type"}),
@@ -152,6 +156,7 @@ CREATE_ONLY: dict[str, CreateOnly] = {
          "kubernetesNetworkConfig.serviceIpv4Cidr": "kubernetesNetworkConfig.serviceIpv4Cidr",
          "name": "name", "outpostConfig": "outpostConfig", "roleArn": "roleArn"},
         name="name",
+        label="EKS cluster",
         holds="The cluster's whole Kubernetes state goes with it: every object, secret and running workload."),
     "aws:eks/nodeGroup:NodeGroup": CreateOnly(
         "aws-native:eks:Nodegroup",
@@ -179,6 +184,7 @@ CREATE_ONLY: dict[str, CreateOnly] = {
                                "current storage capacity\"",
             "fileSystemTypeVersion": "pulumi-aws LustreFileSystem: \"Changing to a lower version forces resource "
                                      "replacement (destroy and recreate).\""},
+        label="FSx for Lustre file system",
         holds="Its files go with it: datasets imported from S3 can be imported again; anything written only to "
               "Lustre is lost."),
     "aws:iam/role:Role": CreateOnly(
@@ -195,12 +201,14 @@ CREATE_ONLY: dict[str, CreateOnly] = {
         immutable={"customerMasterKeySpec": "You can't change the ``KeySpec`` value after the KMS key is created.",
                    "keyUsage": "You can't change the ``KeyUsage`` value after the KMS key is created.",
                    "multiRegion": "You can't change the ``MultiRegion`` value after the KMS key is created."},
+        label="KMS key",
         holds="Everything encrypted with it (the buckets' objects, the images, the cluster's secrets, the logs) "
               "becomes unreadable once its deletion window ends."),
     "aws:s3/bucket:Bucket": CreateOnly(
         "aws-native:s3:Bucket",
         {"bucket": "bucketName", "bucketPrefix": "bucketNamePrefix", "bucketNamespace": "bucketNamespace"},
-        name="bucket", holds="Its objects, and every version of them, go with it."),
+        name="bucket", label="S3 bucket",
+        holds="Its objects, and every version of them, go with it."),
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _settings_of_bucket(),
     "aws:s3/bucketLogging:BucketLogging": _settings_of_bucket(),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _settings_of_bucket(),
@@ -309,3 +317,8 @@ def keeps_identity(resource_type: str, inputs: Mapping[str, Any]) -> bool:
 def holds_data(resource_type: str) -> str | None:
     entry = CREATE_ONLY.get(resource_type)
     return entry.holds if entry is not None else None
+
+
+def label(resource_type: str) -> str:
+    entry = CREATE_ONLY.get(resource_type)
+    return entry.label if entry is not None and entry.label else resource_type

@@ -29,10 +29,6 @@ ENDPOINT = "aws-native:sagemaker:Endpoint"
 BEHAVIOURAL = ("spec.weight", "spec.limits", "spec.disruption")
 RESOLVED_SELECTORS = ("spec.subnetSelectorTerms", "spec.securityGroupSelectorTerms",
                       "spec.capacityReservationSelectorTerms")
-LABELS = {"aws:s3/bucket:Bucket": "S3 bucket", "aws:kms/key:Key": "KMS key",
-          "aws:fsx/lustreFileSystem:LustreFileSystem": "FSx for Lustre file system",
-          "aws:ecr/repository:Repository": "ECR repository", "aws:eks/cluster:Cluster": "EKS cluster",
-          "aws:cloudwatch/logGroup:LogGroup": "CloudWatch log group"}
 SEVERITY_ORDER = ("caution", "warning", "note")
 
 
@@ -83,9 +79,8 @@ def _data_loss(change: Change) -> Risk | None:
     if before.get("protect"):
         parts.append(f"This stack protects it: `pulumi up` stops with an error rather than "
                      f"{'replace' if replace else 'delete'} it, until `protect` is lifted in a change of its own.")
-    label = LABELS.get(change.type, change.type)
-    return Risk("data-loss", "caution", change.urn,
-                f"{'Replaces' if replace else 'Deletes'} {label} `{change.name}`, which holds data",
+    return Risk("data-loss", "caution", change.urn, f"{'Replaces' if replace else 'Deletes'} "
+                f"{replacements.label(change.type)} `{change.name}`, which holds data",
                 " ".join(p for p in parts if p))
 
 

@@ -79,6 +79,7 @@ def test_every_aws_type_hoist_creates_has_create_only_data() -> None:
 
 def test_the_data_holding_types_are_classified() -> None:
     holding = {t for t, entry in CREATE_ONLY.items() if entry.holds}
+    assert all(CREATE_ONLY[t].label for t in holding)
     assert {"aws:s3/bucket:Bucket", "aws:kms/key:Key", "aws:fsx/lustreFileSystem:LustreFileSystem",
             "aws:ecr/repository:Repository", "aws:eks/cluster:Cluster", "aws:cloudwatch/logGroup:LogGroup"} == holding
     # What the program protects in protected stacks holds data here too.
