@@ -38,9 +38,11 @@ def _add_plan(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     plan = commands.add_parser("plan", help="plan a stack offline: resources, policy report, monthly cost")
     plan.add_argument("--stack", required=True,
                       help="stack name (a file stacks/Pulumi.<stack>.yaml), or 'all' for every stack")
-    output = plan.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="machine-readable output")
-    output.add_argument("--diff", metavar="REF", help="compare with the stack at git revision REF (Markdown)")
+    plan.add_argument("--json", action="store_true",
+                      help="machine-readable output (with --diff: the diff as a JSON document)")
+    plan.add_argument("--diff", metavar="REF",
+                      help="compare with the stack at git revision REF: cost by line, permissions, replacements, "
+                           "GPU drains and endpoint rollouts, as the pull-request comment (Markdown)")
     plan.add_argument("--preview", action="store_true",
                       help="plan as `pulumi preview` of a new stack sees it: computed values unknown")
     plan.set_defaults(handler="plan:plan")

@@ -12,6 +12,7 @@ import re
 import sys
 import types
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -91,16 +92,29 @@ def cost_table() -> str:
         estimate = cost.estimate(recording.record(stack))
         top = max(estimate.lines, key=lambda line: line.monthly_max_usd)
         lines.append(f"| {stack} | ${estimate.monthly_max_usd:,.2f} | ${estimate.monthly_idle_usd:,.2f} | "
-                     f"{top.item} × {top.quantity:g} (${top.monthly_max_usd:,.2f}) |")
+                     f"{top.subject}: {top.item} × {top.quantity:g} (${top.monthly_max_usd:,.2f}) |")
     return "\n".join(lines)
 
 
-SAMPLE_CHANGE = ("nat_gateways: single", "nat_gateways: per_az")
-"""The pull request the README's example preview comment shows: dev gets a NAT gateway per AZ."""
+@dataclass(frozen=True)
+class SampleChange:
+    """A pull request made of text edits to one stack file."""
+
+    stack: str
+    edits: tuple[tuple[str, str], ...]
 
 
-def sample_repository(target: Path, root: Path = PROJECT_ROOT) -> Path:
-    """A git repository holding the Pulumi project at one commit, with the sample change uncommitted."""
+NAT_PER_AZ = SampleChange("dev", (("nat_gateways: single", "nat_gateways: per_az"),))
+REVIEW_EXAMPLE = SampleChange("staging", (
+    ("      max_gpus: 8\n", "      max_gpus: 16\n      volume_gb: 400\n"),
+    ("model_key: runs/reference/model.tar.gz", "model_key: runs/2026-12-01/model.tar.gz"),
+))
+"""The pull request the README's example comment reviews: staging's GPU pool doubles, with bigger root
+volumes, and the endpoint gets a newly trained model."""
+
+
+def sample_repository(target: Path, change: SampleChange = REVIEW_EXAMPLE, root: Path = PROJECT_ROOT) -> Path:
+    """A git repository holding the Pulumi project at one commit, with ``change`` uncommitted."""
     import shutil
     import subprocess
 
@@ -113,13 +127,18 @@ def sample_repository(target: Path, root: Path = PROJECT_ROOT) -> Path:
     git = ["git", "-C", str(target), "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "base"]):
         subprocess.run([*git, *args], check=True, capture_output=True)
-    stack_file = target / "stacks" / "Pulumi.dev.yaml"
-    stack_file.write_text(stack_file.read_text().replace(*SAMPLE_CHANGE))
+    stack_file = target / "stacks" / f"Pulumi.{change.stack}.yaml"
+    text = stack_file.read_text()
+    for old, new in change.edits:
+        if text.count(old) != 1:
+            raise ValueError(f"{stack_file.name} no longer has {old!r} exactly once; update the sample change")
+        text = text.replace(old, new)
+    stack_file.write_text(text)
     return target
 
 
 def preview_example() -> str:
-    """The plan-diff comment `preview.yml` posts, for the sample change."""
+    """The comment `preview.yml` posts for the sample pull request."""
     import os
     import subprocess
     import tempfile
@@ -127,8 +146,8 @@ def preview_example() -> str:
     with tempfile.TemporaryDirectory(prefix="hoist-example-") as tmp:
         repo = sample_repository(Path(tmp) / "repo")
         env = {**os.environ, "PYTHONPATH": str(repo)}
-        result = subprocess.run([sys.executable, "-m", "hoist.cli", "plan", "--stack", "dev", "--diff", "HEAD"],
-                                cwd=repo, env=env, capture_output=True, text=True, check=True)
+        result = subprocess.run([sys.executable, "-m", "hoist.cli", "plan", "--stack", REVIEW_EXAMPLE.stack,
+                                 "--diff", "main"], cwd=repo, env=env, capture_output=True, text=True, check=True)
     return "````markdown\n" + result.stdout.rstrip("\n") + "\n````"
 
 

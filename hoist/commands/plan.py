@@ -8,13 +8,13 @@ import sys
 
 from rich.console import Console
 
-from hoist.plan import cost, diff, policies, recording, report
+from hoist.plan import comment, cost, diff, policies, recording, report
 from infra.stack_files import PROJECT_ROOT, ConfigError, available_stacks, load_stack
 
 
 def plan(args: argparse.Namespace) -> int:
-    if args.stack == "all" and args.diff:
-        raise ConfigError("--diff compares one stack; name it with --stack")
+    if args.diff:
+        return _diff(args)
     # One process for every stack: pulumi_aws's modules are imported once, not once per stack.
     stacks = available_stacks() if args.stack == "all" else [args.stack]
     passed, documents = True, {}
@@ -23,18 +23,37 @@ def plan(args: argparse.Namespace) -> int:
         policy = policies.evaluate(planned)
         estimate = cost.estimate(planned)
         passed &= policy.passed
-        data = report.as_dict(planned, policy, estimate)
-        if args.diff:
-            base = diff.plan_at_revision(stack, args.diff, PROJECT_ROOT)
-            sys.stdout.write(diff.markdown(stack, args.diff, base, data))
-        elif args.json:
-            documents[stack] = data
+        if args.json:
+            documents[stack] = report.as_dict(planned, policy, estimate)
         else:
             report.print_plan(Console(), planned, policy, estimate)
     if args.json:
-        json.dump(documents if args.stack == "all" else documents[args.stack], sys.stdout, indent=2, sort_keys=True)
-        sys.stdout.write("\n")
+        _write_json(documents if args.stack == "all" else documents[args.stack])
     return 0 if passed else 1
+
+
+def _diff(args: argparse.Namespace) -> int:
+    if args.stack == "all":
+        raise ConfigError("--diff compares one stack; name it with --stack")
+    if args.preview:
+        raise ConfigError("--diff compares two complete plans; drop --preview")
+    # The other revision is planned in a second process while this one plans the working tree.
+    with diff.planning_at_revision(args.stack, args.diff, PROJECT_ROOT) as base_plan:
+        planned = recording.record(args.stack)
+        policy = policies.evaluate(planned)
+        head = report.as_dict(planned, policy, cost.estimate(planned))
+        base = base_plan()
+    document = diff.compare(args.stack, args.diff, base, head)
+    if args.json:
+        _write_json(document)
+    else:
+        sys.stdout.write(comment.markdown(document))
+    return 0 if policy.passed else 1
+
+
+def _write_json(document: object) -> None:
+    json.dump(document, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
 
 
 def policy_config(args: argparse.Namespace) -> int:

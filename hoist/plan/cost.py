@@ -17,7 +17,10 @@ from infra import catalog
 @dataclass(frozen=True)
 class CostLine:
     component: str
+    subject: str
+    """What a reviewer calls the line: the pool, the endpoint variant, the NAT gateways."""
     item: str
+    """What is counted: an instance type, a NAT gateway, a GB-month."""
     quantity: float
     unit_price: catalog.Price
     idle_quantity: float
@@ -36,39 +39,42 @@ class CostEstimate:
     stack: str
     lines: tuple[CostLine, ...]
 
+    # The totals add up the lines as reported (to the cent), so a diff's per-line deltas sum to them.
     @property
     def monthly_max_usd(self) -> float:
-        return round(sum(line.monthly_max_usd for line in self.lines), 2)
+        return round(sum(round(line.monthly_max_usd, 2) for line in self.lines), 2)
 
     @property
     def monthly_idle_usd(self) -> float:
-        return round(sum(line.monthly_idle_usd for line in self.lines), 2)
+        return round(sum(round(line.monthly_idle_usd, 2) for line in self.lines), 2)
 
 
-Pricer = Callable[[PlannedResource, Plan], Iterable[tuple[str, float, catalog.Price, float]]]
-"""Yields (item, quantity at maximum, unit price, quantity when idle) for one resource of a plan."""
+Priced = tuple[str, str, float, catalog.Price, float]
+"""(subject, item, quantity at maximum, unit price, quantity when idle)."""
+Pricer = Callable[[PlannedResource, Plan], Iterable[Priced]]
+"""Yields the priced lines of one resource of a plan."""
 
 
-def _nat(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
-    yield "NAT gateway", 1, catalog.NAT_GATEWAY_HOUR, 1
+def _nat(r: PlannedResource, plan: Plan) -> Iterable[Priced]:
+    yield "NAT gateways", "NAT gateway", 1, catalog.NAT_GATEWAY_HOUR, 1
 
 
-def _eip(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
-    yield "public IPv4 address", 1, catalog.PUBLIC_IPV4_HOUR, 1
+def _eip(r: PlannedResource, plan: Plan) -> Iterable[Priced]:
+    yield "public IPv4 addresses", "public IPv4 address", 1, catalog.PUBLIC_IPV4_HOUR, 1
 
 
-def _endpoint(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
+def _endpoint(r: PlannedResource, plan: Plan) -> Iterable[Priced]:
     if r.inputs.get("vpcEndpointType") == "Interface":
         # Interface endpoints are billed per AZ they have a network interface in.
         azs = len(r.inputs.get("subnetIds") or [])
-        yield "interface endpoint (per AZ)", azs, catalog.INTERFACE_ENDPOINT_AZ_HOUR, azs
+        yield "interface endpoints", "interface endpoint (per AZ)", azs, catalog.INTERFACE_ENDPOINT_AZ_HOUR, azs
 
 
-def _kms(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
-    yield "KMS key", 1, catalog.KMS_KEY_MONTH, 1
+def _kms(r: PlannedResource, plan: Plan) -> Iterable[Priced]:
+    yield "KMS key", "KMS key", 1, catalog.KMS_KEY_MONTH, 1
 
 
-def _sagemaker_variants(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
+def _sagemaker_variants(r: PlannedResource, plan: Plan) -> Iterable[Priced]:
     """Endpoint instances: at the autoscaling maximum and at its minimum (an endpoint never scales to zero).
     A blue/green rollout runs both fleets for its duration; that transient cost is not included."""
     scaling = {t.inputs.get("resourceId", ""): t for t in plan.of_type("aws:appautoscaling/target:Target")
@@ -78,21 +84,22 @@ def _sagemaker_variants(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, f
         target = next((t for rid, t in scaling.items() if rid.endswith(f"/variant/{variant['variantName']}")), None)
         most = float(target.inputs["maxCapacity"]) if target else count
         least = float(target.inputs["minCapacity"]) if target else count
-        yield f"SageMaker endpoint {instance_type}", most, catalog.sagemaker_hour(instance_type), least
+        yield (f"SageMaker endpoint variant {variant['variantName']}", instance_type, most,
+               catalog.sagemaker_hour(instance_type), least)
 
 
-def _eks_control_plane(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
-    yield "EKS control plane", 1, catalog.EKS_CONTROL_PLANE_HOUR, 1
+def _eks_control_plane(r: PlannedResource, plan: Plan) -> Iterable[Priced]:
+    yield "EKS control plane", "EKS control plane", 1, catalog.EKS_CONTROL_PLANE_HOUR, 1
 
 
-def _node_group(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
+def _node_group(r: PlannedResource, plan: Plan) -> Iterable[Priced]:
     scaling = r.inputs.get("scalingConfig") or {}
     for instance_type in r.inputs.get("instanceTypes") or []:
-        yield (f"EKS nodes {instance_type}", float(scaling.get("maxSize", 0)), catalog.ec2_hour(instance_type),
-               float(scaling.get("minSize", 0)))
+        yield (f"EKS node group {r.name}", instance_type, float(scaling.get("maxSize", 0)),
+               catalog.ec2_hour(instance_type), float(scaling.get("minSize", 0)))
 
 
-def _gpu_pool(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
+def _gpu_pool(r: PlannedResource, plan: Plan) -> Iterable[Priced]:
     """A Karpenter GPU pool: at its GPU limit filled with its dearest type, and at zero when idle.
     Spot and reserved pools are priced on demand, an upper bound."""
     spec = r.inputs.get("spec") or {}
@@ -106,13 +113,14 @@ def _gpu_pool(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, cata
 
     dearest = max(requirements["node.kubernetes.io/instance-type"], key=full_pool_hourly)
     nodes = gpus // catalog.EC2_INSTANCES[dearest].gpus
-    yield (f"GPU pool {r.inputs['metadata']['name']}: {dearest} {capacity}", nodes, catalog.ec2_hour(dearest), 0)
+    yield f"GPU pool {r.inputs['metadata']['name']}", f"{dearest} {capacity}", nodes, catalog.ec2_hour(dearest), 0
 
 
-def _lustre(r: PlannedResource, plan: Plan) -> Iterable[tuple[str, float, catalog.Price, float]]:
+def _lustre(r: PlannedResource, plan: Plan) -> Iterable[Priced]:
     gib = float(r.inputs["storageCapacity"])
-    price = catalog.FSX_LUSTRE_P2_GB_MONTH[int(r.inputs["perUnitStorageThroughput"])]
-    yield "FSx for Lustre (GB-month)", gib, price, gib
+    throughput = int(r.inputs["perUnitStorageThroughput"])
+    yield (f"FSx for Lustre {r.name}", f"GB-month at {throughput} MB/s/TiB", gib,
+           catalog.FSX_LUSTRE_P2_GB_MONTH[throughput], gib)
 
 
 PRICERS: dict[str, Pricer] = {
@@ -130,18 +138,20 @@ PRICERS: dict[str, Pricer] = {
 
 
 def estimate(plan: Plan) -> CostEstimate:
-    """Price every resource, one line per (component, item) with quantities added up."""
-    totals: dict[tuple[str, str, catalog.Price], list[float]] = {}
+    """Price every resource, one line per (component, subject, item) with quantities added up."""
+    totals: dict[tuple[str, str, str, catalog.Price], list[float]] = {}
     for resource in plan.resources:
         pricer = PRICERS.get(resource.type)
         if pricer is None:
             continue
-        for item, quantity, price, idle in pricer(resource, plan):
-            total = totals.setdefault((resource.component, item, price), [0.0, 0.0])
+        for subject, item, quantity, price, idle in pricer(resource, plan):
+            total = totals.setdefault((resource.component, subject, item, price), [0.0, 0.0])
             total[0] += quantity
             total[1] += idle
     lines = tuple(
-        CostLine(component=component, item=item, quantity=quantity, unit_price=price, idle_quantity=idle)
-        for (component, item, price), (quantity, idle) in totals.items()
+        CostLine(component=component, subject=subject, item=item, quantity=quantity, unit_price=price,
+                 idle_quantity=idle)
+        for (component, subject, item, price), (quantity, idle) in totals.items()
     )
     return CostEstimate(stack=plan.stack, lines=lines)
+

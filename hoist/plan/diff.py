@@ -1,115 +1,86 @@
-"""Compare a stack's offline plan with the same stack at another git revision, as Markdown.
+"""Compare a stack's offline plan with the same stack at another git revision: what a pull request
+costs and why, what it grants and revokes, what it replaces, destroys or interrupts.
 
 The other revision is exported with ``git archive`` into a temporary directory and planned there by
-its own code, so the comparison is between what each revision would really create.
+its own code, so the comparison is between what each revision would really create. That plan runs
+in a second process while this one plans the working tree.
+
+``compare`` returns the diff as data (``hoist plan --diff REF --json``); ``hoist.plan.comment``
+renders the same data as the pull-request comment.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from hoist.plan import attribution, changes, grants, risks
 from infra.stack_files import ConfigError
 
+FORMAT_VERSION = 1
 
-def plan_at_revision(stack: str, ref: str, repo_root: Path) -> dict[str, Any] | None:
-    """The ``--json`` plan of ``stack`` at ``ref``; None when the stack did not exist there."""
+
+@contextlib.contextmanager
+def planning_at_revision(stack: str, ref: str, repo_root: Path) -> Iterator[Callable[[], dict[str, Any] | None]]:
+    """Start planning ``stack`` at ``ref`` in the background; the yielded function waits for the
+    ``--json`` plan (None when the stack did not exist there)."""
     with tempfile.TemporaryDirectory(prefix="hoist-diff-") as tmp:
+        tree = Path(tmp) / "tree"
+        tree.mkdir()
         archive = subprocess.run(["git", "-C", str(repo_root), "archive", "--format=tar", ref],
                                  capture_output=True, check=False)
         if archive.returncode != 0:
             message = archive.stderr.decode(errors="replace").strip().splitlines()
             raise ConfigError(f"--diff {ref}: not a revision of this repository ({message[-1] if message else ''})")
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
-        if not (Path(tmp) / "stacks" / f"Pulumi.{stack}.yaml").exists():
-            return None
-        env = {**os.environ, "PYTHONPATH": tmp}
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+        if not (tree / "stacks" / f"Pulumi.{stack}.yaml").exists():
+            yield lambda: None
+            return
+        env = {**os.environ, "PYTHONPATH": str(tree)}
         # The command moved from infra/cli.py to hoist/cli.py; older revisions are planned by their own.
-        command = "hoist.cli" if (Path(tmp) / "hoist" / "cli.py").exists() else "infra.cli"
-        result = subprocess.run([sys.executable, "-m", command, "plan", "--stack", stack, "--json"],
-                                cwd=tmp, env=env, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ConfigError(f"--diff {ref}: planning {stack} at that revision failed: {last}")
-        baseline: dict[str, Any] = json.loads(result.stdout)
-        return baseline
+        command = "hoist.cli" if (tree / "hoist" / "cli.py").exists() else "infra.cli"
+        out, err = Path(tmp) / "plan.json", Path(tmp) / "plan.err"
+        with out.open("w") as stdout, err.open("w") as stderr:
+            process = subprocess.Popen([sys.executable, "-m", command, "plan", "--stack", stack, "--json"],
+                                       cwd=tree, env=env, stdout=stdout, stderr=stderr, text=True)
+
+        def result() -> dict[str, Any] | None:
+            if process.wait() != 0:
+                last = (err.read_text().strip().splitlines() or ["no output"])[-1]
+                raise ConfigError(f"--diff {ref}: planning {stack} at that revision failed: {last}")
+            baseline: dict[str, Any] = json.loads(out.read_text())
+            return baseline
+
+        try:
+            yield result
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
-def _resources(plan: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
-    if plan is None:
-        return {}
-    return {r["urn"]: r for resources in plan["components"].values() for r in resources}
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = json.dumps(value, sort_keys=True)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def changed_inputs(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    changes = []
-    for key in sorted(set(before["inputs"]) | set(after["inputs"])):
-        old, new = before["inputs"].get(key), after["inputs"].get(key)
-        if old != new:
-            changes.append(f"`{key}`: {_short(old)} → {_short(new)}")
-    for option in ("protect", "retain_on_delete"):
-        if before.get(option) != after.get(option):
-            changes.append(f"`{option}`: {before.get(option)} → {after.get(option)}")
-    return changes
-
-
-def _money(value: float) -> str:
-    return f"${value:,.2f}"
-
-
-def _delta(value: float) -> str:
-    return f"{'+' if value >= 0 else '−'}{_money(abs(value))}"
-
-
-def markdown(stack: str, ref: str, base: dict[str, Any] | None, head: dict[str, Any]) -> str:
-    """A pull-request comment: resources added / removed / changed, cost delta, policy result."""
-    old, new = _resources(base), _resources(head)
-    # A resource renamed with an alias is the same resource to the engine: match it at its old URN.
-    matched = {u: next((a for a in [u, *new[u].get("aliases", [])] if a in old), None) for u in new}
-    added = [new[u] for u, was in matched.items() if was is None]
-    removed = [old[u] for u in old if u not in matched.values()]
-    changed = [(old[was], new[u]) for u, was in matched.items()
-               if was is not None and changed_inputs(old[was], new[u])]
-    base_cost = base["cost"] if base else {"monthly_max_usd": 0.0, "monthly_idle_usd": 0.0}
-    head_cost = head["cost"]
-    policy = head["policy"]
-
-    lines = [f"### hoist plan — `{stack}` compared with `{ref}`", ""]
-    if base is None:
-        lines += [f"_Stack `{stack}` does not exist at `{ref}`; everything below is new._", ""]
-    lines += [
-        "| | at maximum | idle |",
-        "|---|---:|---:|",
-        f"| monthly cost before | {_money(base_cost['monthly_max_usd'])} | {_money(base_cost['monthly_idle_usd'])} |",
-        f"| monthly cost after | {_money(head_cost['monthly_max_usd'])} | {_money(head_cost['monthly_idle_usd'])} |",
-        f"| **delta** | **{_delta(head_cost['monthly_max_usd'] - base_cost['monthly_max_usd'])}** | "
-        f"**{_delta(head_cost['monthly_idle_usd'] - base_cost['monthly_idle_usd'])}** |",
-        "",
-        f"**Resources:** {len(added)} to add, {len(changed)} to change, {len(removed)} to remove "
-        f"({head['resource_count']} in total).",
-        "",
-    ]
-    if policy["passed"]:
-        lines.append(f"**Policy:** {len(policy['policies'])} policies, no violations.")
-    else:
-        lines.append(f"**Policy:** {len(policy['violations'])} violation(s) — `pulumi up` would be refused:")
-        lines += [f"- `{v['policy']}` on `{v['urn'].rsplit('::', 1)[-1]}`: {v['message']}"
-                  for v in policy["violations"]]
-    if added or removed or changed:
-        lines += ["", "| | resource | type | details |", "|---|---|---|---|"]
-        lines += [f"| + | `{r['name']}` | `{r['type']}` | |" for r in added]
-        lines += [f"| − | `{r['name']}` | `{r['type']}` | |" for r in removed]
-        for before, after in changed:
-            details = "<br>".join(changed_inputs(before, after)).replace("|", "\\|")
-            lines.append(f"| ~ | `{after['name']}` | `{after['type']}` | {details} |")
-    return "\n".join(lines) + "\n"
+def compare(stack: str, ref: str, base: dict[str, Any] | None, head: dict[str, Any]) -> dict[str, Any]:
+    """The diff of two ``--json`` plans of one stack, as data."""
+    old, new = changes.resources(base), changes.resources(head)
+    found = changes.between(base, head)
+    names = {urn: r["name"] for urn, r in {**old, **new}.items()}
+    counts = {action: sum(c.action == action for c in found) for action in ("create", "update", "replace", "delete")}
+    return {
+        "format": FORMAT_VERSION,
+        "stack": stack,
+        "base": {"ref": ref, "exists": base is not None},
+        "risks": [r.as_dict() for r in risks.assess(found, old, new)],
+        "cost": attribution.attribute(base["cost"]["lines"] if base else [], head["cost"]["lines"]),
+        "resources": {**counts, "total": head["resource_count"]},
+        "permissions": [p.as_dict() for p in grants.changes((c.before, c.after) for c in found)],
+        "changes": [c.as_dict(names) for c in found],
+        "policy": {"passed": head["policy"]["passed"], "policies": len(head["policy"]["policies"]),
+                   "violations": head["policy"]["violations"]},
+    }

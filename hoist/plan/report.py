@@ -41,6 +41,9 @@ def as_dict(plan: Plan, policy: PolicyReport, cost: CostEstimate) -> dict[str, A
             "urn": r.urn, "type": r.type, "name": r.name, "protect": r.protect,
             "retain_on_delete": r.retain_on_delete, "inputs": _jsonable(r.inputs),
             **({"aliases": list(r.aliases)} if r.aliases else {}),
+            # Which resources each input is computed from: a diff follows a replacement through them.
+            **({"input_sources": {k: list(v) for k, v in sorted(r.property_dependencies.items()) if v}}
+               if any(r.property_dependencies.values()) else {}),
         })
     return {
         "stack": plan.stack,
@@ -56,7 +59,8 @@ def as_dict(plan: Plan, policy: PolicyReport, cost: CostEstimate) -> dict[str, A
         "cost": {
             "monthly_max_usd": cost.monthly_max_usd,
             "monthly_idle_usd": cost.monthly_idle_usd,
-            "lines": [{"component": line.component, "item": line.item, "quantity": line.quantity,
+            "lines": [{"component": line.component, "subject": line.subject, "item": line.item,
+                       "quantity": line.quantity,
                        "unit_usd": line.unit_price.usd, "unit": line.unit_price.unit,
                        "monthly_max_usd": round(line.monthly_max_usd, 2),
                        "monthly_idle_usd": round(line.monthly_idle_usd, 2),
@@ -93,8 +97,8 @@ def print_plan(console: Console, plan: Plan, policy: PolicyReport, cost: CostEst
 
     costs = Table(title=f"Monthly cost estimate, {plan.stack}")
     costs.add_column("component")
-    costs.add_column("item")
-    costs.add_column("qty", justify="right")
+    costs.add_column("line")
+    costs.add_column("quantity")
     costs.add_column("at maximum", justify="right")
     costs.add_column("idle", justify="right")
     costs.add_column("src", justify="right")
@@ -103,8 +107,9 @@ def print_plan(console: Console, plan: Plan, policy: PolicyReport, cost: CostEst
         cite = line.unit_price.cite()
         if cite not in sources:
             sources.append(cite)
-        costs.add_row(line.component.removeprefix("hoist:").split(":")[0], line.item, f"{line.quantity:g}",
-                      f"${line.monthly_max_usd:,.2f}", f"${line.monthly_idle_usd:,.2f}",
+        costs.add_row(line.component.removeprefix("hoist:").split(":")[0], line.subject,
+                      f"{line.quantity:g} × {line.item}", f"${line.monthly_max_usd:,.2f}",
+                      f"${line.monthly_idle_usd:,.2f}",
                       f"[{sources.index(cite) + 1}]")
     costs.add_row("[bold]total[/bold]", "", "", f"[bold]${cost.monthly_max_usd:,.2f}[/bold]",
                   f"[bold]${cost.monthly_idle_usd:,.2f}[/bold]", "")

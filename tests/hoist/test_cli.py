@@ -71,7 +71,7 @@ def test_all_three_stacks_plan_in_under_ten_seconds() -> None:
 
 
 def test_diff_against_a_previous_commit_shows_changes_and_cost(tmp_path: Path) -> None:
-    repo = docs.sample_repository(tmp_path / "repo")  # dev gets a NAT gateway per AZ
+    repo = docs.sample_repository(tmp_path / "repo", docs.NAT_PER_AZ)  # dev gets a NAT gateway per AZ
     stack_file = repo / "stacks" / "Pulumi.dev.yaml"
     stack_file.write_text(stack_file.read_text().replace("flow_log_retention_days: 14", "flow_log_retention_days: 30"))
 
@@ -79,16 +79,30 @@ def test_diff_against_a_previous_commit_shows_changes_and_cost(tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     comment = result.stdout
     assert comment.startswith("### hoist plan — `dev` compared with `HEAD`")
-    # One more NAT gateway and its address: (0.045 + 0.005) × 730 = $36.50 a month.
+    # One more NAT gateway and its address: (0.045 + 0.005) × 730 = $36.50 a month, line by line.
     assert "| **delta** | **+$36.50** | **+$36.50** |" in comment
-    assert "2 to add, 2 to change, 0 to remove" in comment
-    assert "| + | `hoist-dev-us-east-1b` | `aws:ec2/natGateway:NatGateway` | |" in comment
-    assert "| + | `hoist-dev-nat-us-east-1b` | `aws:ec2/eip:Eip` | |" in comment
+    assert "| NAT gateways (network) | 1 × NAT gateway: $32.85 | 2 × NAT gateway: $65.70 | +$32.85 | +$32.85 |" \
+           in comment
+    assert "| public IPv4 addresses (network) | 1 × public IPv4 address: $3.65 | 2 × public IPv4 address: $7.30 | " \
+           "+$3.65 | +$3.65 |" in comment
+    assert "2 to add, 2 to change, 0 to replace, 0 to remove" in comment
+    assert "| + | `hoist-dev-us-east-1b` | `aws:ec2/natGateway:NatGateway` | create |  |" in comment
+    assert "| + | `hoist-dev-nat-us-east-1b` | `aws:ec2/eip:Eip` | create |  |" in comment
     assert "`retentionInDays`: 14 → 30" in comment
-    assert "no violations" in comment
+    assert "no violations" in comment and "[!" not in comment  # nothing to warn about
+
+    machine = hoist("plan", "--stack", "dev", "--diff", "HEAD", "--json", cwd=repo)
+    assert machine.returncode == 0, machine.stderr
+    data = json.loads(machine.stdout)
+    assert data["format"] == 1 and data["base"] == {"ref": "HEAD", "exists": True}
+    assert data["cost"]["delta"] == {"monthly_max_usd": 36.5, "monthly_idle_usd": 36.5}
+    assert data["resources"] == {"create": 2, "update": 2, "replace": 0, "delete": 0, "total": 142}
+    assert data["risks"] == [] and data["permissions"] == []
 
     bad = hoist("plan", "--stack", "dev", "--diff", "no-such-ref", cwd=repo)
     assert bad.returncode == 2 and "--diff no-such-ref: not a revision" in bad.stderr
+    preview = hoist("plan", "--stack", "dev", "--diff", "HEAD", "--preview", cwd=repo)
+    assert preview.returncode == 2 and "drop --preview" in preview.stderr
 
 
 def test_outputs_from_offline_plan_file_and_missing_cli(tmp_path: Path) -> None:

@@ -124,10 +124,10 @@ def test_outputs_name_the_cluster_its_pools_and_a_kubeconfig(stack: str) -> None
 
 
 def test_cost_has_the_control_plane_and_system_nodes() -> None:
-    lines = {line.item: line for line in cost.estimate(planned("prod")).lines if line.component == COMPONENT}
+    lines = {line.subject: line for line in cost.estimate(planned("prod")).lines if line.component == COMPONENT}
     assert round(lines["EKS control plane"].monthly_max_usd, 2) == 73.0
-    nodes = lines["EKS nodes m6i.large"]
-    assert (nodes.quantity, nodes.idle_quantity) == (3, 2)
+    nodes = lines["EKS node group hoist-prod-system"]
+    assert (nodes.item, nodes.quantity, nodes.idle_quantity) == ("m6i.large", 3, 2)
 
 
 @pytest.mark.parametrize(("cluster", "message"), [

@@ -15,9 +15,12 @@ import pytest
 import yaml
 
 from hoist import cli
+from hoist.plan import comment, diff
 from infra import catalog
 from infra.stack_files import PROJECT_ROOT
 from policy.pack import POLICIES
+from tests.conftest import planned
+from tests.hoist.plan.documents import document
 
 WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
 FILES = sorted(WORKFLOWS.glob("*.yml"))
@@ -161,3 +164,38 @@ def test_every_policy_run_gets_the_stacks_policy_configuration(capsys: pytest.Ca
     assert config["gpu-instance-types-allowed"]["allowedInstanceTypes"] == ["p5.48xlarge", "p4d.24xlarge",
                                                                             "g5.12xlarge", "g5.48xlarge"]
     assert {policy.name for policy in POLICIES} >= set(config)
+
+
+FAKE_GH = """#!/bin/sh
+echo "$*" >> "$GH_LOG"
+case "$*" in
+  *--paginate*) printf '%s' "$FAKE_EXISTING" ;;
+  *body=@comment.md*) cp comment.md "$GH_BODY" ;;
+esac
+"""
+
+
+def _sticky_comment(tmp_path: Path, markdown: str, existing: str) -> tuple[list[str], str]:
+    """Run the preview workflow's comment step as the runner would, against a stand-in for `gh`."""
+    step = next(s for _, s in steps(load(WORKFLOWS / "preview.yml")) if s.get("name", "").startswith("Sticky comment"))
+    work = tmp_path / existing if existing else tmp_path / "new"
+    (work / "bin").mkdir(parents=True)
+    (work / "bin" / "gh").write_text(FAKE_GH)
+    (work / "bin" / "gh").chmod(0o755)
+    (work / "plan-diff.md").write_text(markdown)
+    env = {"PATH": f"{work / 'bin'}:/usr/bin:/bin", "GH_LOG": str(work / "calls"), "GH_BODY": str(work / "body"),
+           "FAKE_EXISTING": existing, "STACK": "prod", "PR": "7", "REPO": "org/repo", "GH_TOKEN": "t"}
+    subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=work, env=env,
+                   check=True)
+    return (work / "calls").read_text().splitlines(), (work / "body").read_text()
+
+
+def test_the_sticky_comment_posts_the_diff_once_and_then_edits_it(tmp_path: Path) -> None:
+    # The longest comment there is: a stack that does not exist at the base.
+    markdown = comment.markdown(diff.compare("prod", "main", None, document(planned("prod"))))
+    calls, body = _sticky_comment(tmp_path, markdown, existing="")
+    assert calls[-1] == "api --method POST repos/org/repo/issues/7/comments -F body=@comment.md"
+    assert body == "<!-- hoist-plan-diff:prod -->\n" + markdown
+    assert len(body) <= 65_536  # GitHub's limit on a comment
+    calls, body = _sticky_comment(tmp_path, markdown, existing="123")
+    assert calls[-1] == "api --method PATCH repos/org/repo/issues/comments/123 -F body=@comment.md"
