@@ -57,7 +57,7 @@ def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> Lifecycle:
     started = time.monotonic()
     result = subprocess.run([sys.executable, "-m", "hoist.cli", "local", "--workdir", str(workdir), "--seed", "0",
                              "--problems", str(problems)], cwd=PROJECT_ROOT, env=env, capture_output=True,
-                            text=True, timeout=600, check=False)
+                            text=True, timeout=1800, check=False)
     return Lifecycle(workdir, result, time.monotonic() - started, problems)
 
 

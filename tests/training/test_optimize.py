@@ -35,7 +35,7 @@ def trained(lifecycle: Lifecycle) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1800)
 def test_int8_is_smaller_keeps_accuracy_and_is_served_unchanged(trained: Path, tmp_path: Path) -> None:
     result = run("optimize", "--model", str(trained), "--output", str(tmp_path / "int8"), "--target", "cpu",
                  "--problems", "200")
@@ -56,7 +56,7 @@ def test_int8_is_smaller_keeps_accuracy_and_is_served_unchanged(trained: Path, t
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1800)
 def test_a_broken_setting_is_refused_and_writes_nothing(trained: Path, tmp_path: Path) -> None:
     result = run("optimize", "--model", str(trained), "--output", str(tmp_path / "two-bit"), "--target", "cpu",
                  "--bits", "2", "--problems", "200")
@@ -66,7 +66,7 @@ def test_a_broken_setting_is_refused_and_writes_nothing(trained: Path, tmp_path:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1800)
 def test_bf16_for_gpus_halves_the_weights(trained: Path, tmp_path: Path) -> None:
     result = run("optimize", "--model", str(trained), "--output", str(tmp_path / "bf16"), "--target", "gpu",
                  "--problems", "100")

@@ -1,0 +1,1 @@
+"""The LLM serving image: the official vLLM engine started through hoist's entrypoint."""
