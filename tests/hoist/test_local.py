@@ -45,8 +45,8 @@ def processes_mentioning(text: str) -> list[int]:
 
 
 def _seconds(summary: dict[str, Any], llm: bool) -> float:
-    return sum(s["seconds"] for s in summary["stages"]
-               if s["name"].startswith("llm ") == llm and s["name"] != "llm engine")
+    return float(sum(s["seconds"] for s in summary["stages"]
+                     if s["name"].startswith("llm ") == llm and s["name"] != "llm engine"))
 
 
 @pytest.mark.slow

@@ -67,7 +67,7 @@ def test_bad_bodies_are_4xx_json_and_the_engine_keeps_serving(engine_url: str, b
 
 
 def test_greedy_tokens_are_transformers_tokens(engine_url: str, tiny_model: Path) -> None:
-    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32, local_files_only=True)
+    model: Any = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32, local_files_only=True)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model, local_files_only=True)
     for prompt in PROMPTS:
         served = _post(engine_url, "/v1/completions", {"model": SERVED, "prompt": prompt, "max_tokens": 16,
