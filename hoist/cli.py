@@ -115,14 +115,25 @@ def _add_stages(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     _outputs_source(prepare)
     prepare.set_defaults(handler="data:prepare")
 
-    optimize = commands.add_parser("optimize", help="optimise a model artifact for CPU (int8) or GPU (bf16)")
-    optimize.add_argument("--model", required=True, help="model.tar.gz (path or s3://) or an unpacked artifact")
+    optimize = commands.add_parser("optimize", help="optimise a model: the classic one for CPU or GPU, an LLM by "
+                                                     "quantising it, refused if it loses accuracy")
+    optimize.add_argument("--model", required=True, help="model.tar.gz (path or s3://), an unpacked artifact, or an "
+                                                         "LLM artifact (directory or s3:// prefix)")
     optimize.add_argument("--output", required=True, help="directory or s3:// prefix for the optimised artifact")
-    optimize.add_argument("--target", required=True, choices=("cpu", "gpu"), help="cpu: int8 weights; gpu: bf16")
-    optimize.add_argument("--bits", type=int, default=8, help="cpu: bits per weight (default 8)")
+    optimize.add_argument("--target", choices=("cpu", "gpu"), help="classic model: cpu (int8 weights) or gpu (bf16)")
+    optimize.add_argument("--scheme", choices=("w8a8", "w4a16", "fp8-dynamic"),
+                          help="LLM: the compressed-tensors scheme the engine runs natively")
+    optimize.add_argument("--bits", type=int, default=8, help="classic cpu: bits per weight (default 8)")
     optimize.add_argument("--max-accuracy-drop", type=float, default=1.0,
                           help="refuse (exit 3) when exact match falls by more points than this")
-    optimize.add_argument("--problems", type=int, default=500, help="held-out problems to score")
+    optimize.add_argument("--problems", type=int, default=500, help="classic: held-out problems to score")
+    optimize.add_argument("--questions", metavar="FILE",
+                          help="LLM: held-out JSON lines {question, answer} scored through the engine")
+    optimize.add_argument("--heldout", metavar="SHARDS", help="LLM: held-out shards for perplexity")
+    optimize.add_argument("--calibration", metavar="SHARDS",
+                          help="LLM: shards prepared with the model's tokenizer (w8a8, w4a16)")
+    optimize.add_argument("--max-perplexity-rise", type=float, default=10.0,
+                          help="LLM: refuse (exit 3) when held-out perplexity rises by more percent than this")
     optimize.set_defaults(handler="optimize:optimize")
 
     local = commands.add_parser("local", help="the whole lifecycle on this machine: plan, train, serve, invoke")
@@ -216,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except CommandFailed as exc:
         print(f"hoist: error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     except KeyboardInterrupt:
         # The `running` blocks have already stopped every child process on the way out.
         print("hoist: interrupted; every child process was stopped", file=sys.stderr)

@@ -10,3 +10,11 @@ from __future__ import annotations
 
 class CommandFailed(RuntimeError):
     """A build, promotion, child process or rollout that failed; one line naming what and where to look."""
+
+    exit_code = 1
+
+
+class Refused(CommandFailed):
+    """A result a gate refused (an optimised model that lost accuracy): nothing was written."""
+
+    exit_code = 3

@@ -116,6 +116,13 @@ def write_manifest(directory: Path, *, architecture: str, model_type: str, dtype
     return manifest
 
 
+def record_evaluation(directory: Path, evaluation: dict[str, Any]) -> ArtifactManifest:
+    """Add the gate's figures to the manifest (the files it hashes are unchanged)."""
+    manifest = read_manifest(directory).model_copy(update={"evaluation": evaluation})
+    (directory / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n")
+    return manifest
+
+
 def read_manifest(directory: Path) -> ArtifactManifest:
     path = directory / MANIFEST
     if not path.is_file():
