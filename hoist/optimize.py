@@ -39,20 +39,27 @@ def read_questions(path: Path) -> list[tuple[str, str]]:
     return [(str(row["question"]), str(row["answer"])) for row in rows]
 
 
+def score_served(url: str, served: str, model_dir: Path, gate: Gate) -> dict[str, Any]:
+    """Exact match, latency and perplexity of ``model_dir`` as the engine at ``url`` serves it."""
+    result = asdict(llm_scoring.exact_match(url, served, gate.questions))
+    if gate.heldout:
+        result["perplexity"] = round(llm_scoring.perplexity(url, served, gate.heldout), 4)
+    size = sum(p.stat().st_size for p in model_dir.iterdir() if p.is_file() and p.suffix == ".safetensors")
+    return {**result, "weights_bytes": size}
+
+
 def score(model_dir: Path, logs: Path, gate: Gate) -> dict[str, Any]:
-    """Exact match, latency and perplexity of ``model_dir`` as the engine serves it."""
+    """The same, with the engine started for it."""
     started = time.monotonic()
     with engine.serving(model_dir, logs, ENGINE_SETTINGS) as url:
         ready = time.monotonic() - started
-        result = asdict(llm_scoring.exact_match(url, SERVED, gate.questions))
-        if gate.heldout:
-            result["perplexity"] = round(llm_scoring.perplexity(url, SERVED, gate.heldout), 4)
-    size = sum(p.stat().st_size for p in model_dir.iterdir() if p.is_file() and p.suffix == ".safetensors")
-    return {**result, "weights_bytes": size, "engine_ready_seconds": round(ready, 1)}
+        return {**score_served(url, SERVED, model_dir, gate), "engine_ready_seconds": round(ready, 1)}
 
 
-def optimize(model: str, output: str, scheme: str, gate: Gate, logs: Path, calibration: str | None) -> dict[str, Any]:
-    """Quantise ``model`` with ``scheme``, score both through the engine, publish to ``output`` or refuse."""
+def optimize(model: str, output: str, scheme: str, gate: Gate, logs: Path, calibration: str | None,
+             before: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Quantise ``model`` with ``scheme``, score both through the engine, publish to ``output`` or refuse.
+    ``before`` is the original's score where it is already being served."""
     with tempfile.TemporaryDirectory(prefix="hoist-optimize-") as tmp:
         source = Path(model) if Path(model).is_dir() else Path(tmp) / "source"
         if source != Path(model):
@@ -61,7 +68,8 @@ def optimize(model: str, output: str, scheme: str, gate: Gate, logs: Path, calib
         run_module(logs, f"quantize-{scheme}", f"quantising with {scheme}", [
             "training.llm.quantize", "--model", str(source), "--output", str(candidate), "--scheme", scheme,
             *(["--calibration", calibration] if calibration else [])])
-        before, after = score(source, logs, gate), score(candidate, logs, gate)
+        before = before or score(source, logs, gate)
+        after = score(candidate, logs, gate)
         drop = round(100 * (before["exact_match"] - after["exact_match"]), 2)
         rise = round(100 * (after["perplexity"] / before["perplexity"] - 1), 2) if gate.heldout else None
         evaluation = {"scheme": scheme, "before": before, "after": after, "accuracy_drop_points": drop,

@@ -70,6 +70,16 @@ def print_summary(summary: Summary, console: Console) -> None:
             llm.add_row(way, f"{result['exact_match']:.1%}", str(result["p50_ms"]),
                         str(result["time_to_first_token_p50_ms"]) if "stream" in way else "-")
         console.print(llm)
+    if summary.llm.get("optimize"):
+        sides = Table(title="the LLM, original and W8A8, served by vLLM", title_justify="left")
+        for column in ("model", "exact match", "p50 ms", "perplexity", "weights"):
+            sides.add_column(column)
+        for name in ("before", "after"):
+            result = summary.llm["optimize"][name]
+            sides.add_row({"before": "original", "after": "w8a8"}[name], f"{result['exact_match']:.1%}",
+                          str(result["p50_ms"]), str(result.get("perplexity", "-")),
+                          f"{result['weights_bytes'] / 1e6:.2f} MB")
+        console.print(sides)
     artifacts = Table(show_header=False, box=None)
     for name, path in summary.artifacts.items():
         artifacts.add_row(name, path)

@@ -10,7 +10,10 @@
 4. **serve** the artifact with the LLM engine (vLLM's CPU build, started through the LLM serving
    image's own entrypoint) and **invoke** it with the held-out problems from concurrent clients,
    through the OpenAI client and through ``/invocations``, plain and streamed;
-5. **compare**: the same problems answered by ``transformers`` from the same artifact.
+5. **optimise** it with W8A8 (int8 weights and activations, the scheme vLLM's CPU backend runs), scored
+   against the original through the engine (exact match, perplexity on the held-out chats) and kept
+   only if it passes the gate;
+6. **compare**: the same problems answered by ``transformers`` from the same artifact.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import time
 from pathlib import Path
 
 from hoist import engine
+from hoist import optimize as optimization
 from hoist.local import llm_calls
 from hoist.local.layout import Layout, LocalSettings, Summary
 from hoist.local.stages import run_module, run_training
@@ -66,8 +70,17 @@ def chat_corpus(directory: Path, heldout: list[tuple[int, int]], seed: int) -> i
 
 def _paths(layout: Layout) -> dict[str, Path]:
     return {"base": layout.llm / "base", "raw": layout.llm / "raw", "shards": layout.datasets / "addition-chat",
+            "heldout-raw": layout.llm / "heldout-raw", "heldout": layout.datasets / "addition-chat-heldout",
             "training": layout.llm / "training", "checkpoints": layout.checkpoints / "llm",
-            "model": layout.models / "llm", "questions": layout.llm / "heldout.jsonl"}
+            "model": layout.models / "llm", "quantized": layout.models / "llm-w8a8",
+            "questions": layout.llm / "heldout.jsonl"}
+
+
+def _write_chats(path: Path, pairs: list[tuple[str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps({"messages": [{"role": "user", "content": q}, {"role": "assistant",
+                                                                                      "content": a}]}) + "\n"
+                            for q, a in pairs))
 
 
 def run(settings: LocalSettings, layout: Layout, summary: Summary, tracker: Tracker) -> None:
@@ -85,11 +98,17 @@ def run(settings: LocalSettings, layout: Layout, summary: Summary, tracker: Trac
         done(f"{base}")
 
     problems = heldout_problems(settings.problems, settings.seed)
+    pairs = [(question(a, b), str(a + b)) for a, b in problems]
     with tracker.stage("llm prepare", "chat data, the model's tokenizer") as done:
         chats = chat_corpus(paths["raw"], problems, settings.seed)
         summary.llm["prepare"] = run_module(layout.logs, "llm-prepare", "chat data preparation", [
             "training.prepare", "--input", str(paths["raw"]), "--output", str(paths["shards"]),
             "--base-model", str(base), "--workers", str(settings.nproc)])
+        # The held-out problems as chats too: the optimisation gate measures perplexity on them.
+        _write_chats(paths["heldout-raw"] / "heldout.jsonl", pairs)
+        run_module(layout.logs, "llm-prepare-heldout", "held-out chat preparation", [
+            "training.prepare", "--input", str(paths["heldout-raw"]), "--output", str(paths["heldout"]),
+            "--base-model", str(base), "--workers", "1"])
         done(f"{chats} chats, {summary.llm['prepare']['tokens']} tokens, loss on the answers")
 
     sets = [f"base_model={base}", f"data={paths['shards']}", f"seed={settings.seed}",
@@ -106,7 +125,7 @@ def run(settings: LocalSettings, layout: Layout, summary: Summary, tracker: Trac
              f"{result['trainable_parameters']:,} parameters trained")
 
     artifact = Path(summary.llm["training"]["artifact"])
-    pairs = [(question(a, b), str(a + b)) for a, b in problems]
+    gate = optimization.Gate(pairs, str(paths["heldout"]), max_accuracy_drop=1.0, max_perplexity_rise=10.0)
     with tracker.stage("llm engine", "vLLM's CPU build in .venv-vllm") as done:
         installed = engine.VENV.exists()
         engine.ensure_venv(layout.logs / "llm-engine-install.log")
@@ -123,6 +142,14 @@ def run(settings: LocalSettings, layout: Layout, summary: Summary, tracker: Trac
             served = summary.llm["serving"]
             done(f"exact match {served['exact_match']:.1%} on {len(pairs)} held-out (OpenAI and /invocations, "
                  f"plain and streamed), p50 {served['p50_ms']} ms")
+        with tracker.stage("llm optimize", "W8A8 (int8 weights and activations), gated") as done:
+            before = optimization.score_served(url, SERVED_MODEL, artifact, gate)
+            server.close()  # the quantised model gets the cores to itself
+            summary.llm["optimize"] = optimization.optimize(
+                str(artifact), str(paths["quantized"]), "w8a8", gate, layout.logs, str(paths["shards"]), before)
+            result = summary.llm["optimize"]
+            done(f"w8a8: weights x{result['size_ratio']}, exact match {result['after']['exact_match']:.1%}, "
+                 f"perplexity {result['before']['perplexity']} -> {result['after']['perplexity']}")
 
     with tracker.stage("llm compare", "the same problems in transformers") as done:
         paths["questions"].write_text("".join(json.dumps({"question": q, "answer": a}) + "\n" for q, a in pairs))
@@ -130,4 +157,5 @@ def run(settings: LocalSettings, layout: Layout, summary: Summary, tracker: Trac
             "training.llm.evaluate", "--model", str(artifact), "--problems", str(paths["questions"])])
         done(f"exact match {summary.llm['transformers']['exact_match']:.1%} in transformers")
     summary.artifacts.update({"llm base": str(base), "llm shards": str(paths["shards"]), "llm artifact": str(artifact),
+                              "llm quantized": str(paths["quantized"]),
                               "llm metrics": str(paths["training"] / "metrics.jsonl")})

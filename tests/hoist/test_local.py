@@ -60,7 +60,7 @@ def test_local_lifecycle_end_to_end(lifecycle: Lifecycle) -> None:
     assert [s["name"] for s in summary["stages"]] == [
         "plan", "prepare", "train", "optimize", "serve original", "invoke original", "serve optimized",
         "invoke optimized", "llm base", "llm prepare", "llm fine-tune", "llm engine", "llm serve", "llm invoke",
-        "llm compare"]
+        "llm optimize", "llm compare"]
     assert _seconds(summary, llm=False) < CLASSIC_SECONDS, "the classic lane took longer than the README says"
     assert _seconds(summary, llm=True) < LLM_SECONDS, "the LLM lane took longer than the README says"
     assert summary["plan"]["violations"] == 0 and summary["plan"]["monthly_usd"] > 0
@@ -109,6 +109,14 @@ def test_the_llm_lane_fine_tunes_serves_and_answers(lifecycle: Lifecycle) -> Non
     artifact = Path(llm["training"]["artifact"])
     manifest = json.loads((artifact / "hoist-manifest.json").read_text())
     assert manifest["architecture"] == "LlamaForCausalLM" and manifest["provenance"]["finetune"] == "full"
+    # W8A8 through the gate: smaller, as accurate, and its figures recorded in its manifest.
+    optimized = llm["optimize"]
+    assert optimized["accuracy_drop_points"] <= 1.0 and optimized["size_ratio"] < 0.6
+    assert optimized["after"]["exact_match"] >= LLM_MIN_EXACT_MATCH
+    assert optimized["perplexity_rise_percent"] <= 10.0
+    quantized = json.loads((Path(optimized["artifact"]) / "hoist-manifest.json").read_text())
+    assert quantized["quantization"] == "W8A8" and quantized["evaluation"]["after"] == optimized["after"]
+    assert quantized["provenance"]["source_artifact"] == str(artifact)
 
 
 @pytest.mark.slow
