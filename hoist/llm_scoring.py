@@ -36,6 +36,12 @@ def _chat(http: httpx.Client, url: str, model: str, question: str, max_tokens: i
     return str(response.json()["choices"][0]["message"]["content"] or "").strip(), time.perf_counter() - started
 
 
+def answer(url: str, model: str, question: str, max_tokens: int = 8) -> str:
+    """One greedy answer to a single-turn chat question."""
+    with httpx.Client() as http:
+        return _chat(http, url, model, question, max_tokens)[0]
+
+
 def exact_match(url: str, model: str, problems: Sequence[tuple[str, str]], clients: int = 8,
                 max_tokens: int = 8) -> Score:
     with httpx.Client(limits=httpx.Limits(max_connections=clients)) as http, \
