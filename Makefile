@@ -36,4 +36,4 @@ verify-pins: $(STAMP)
 	$(BIN)/python -m tools.verify_pins
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-vllm .venv-vllm.lock .mypy_cache .pytest_cache .ruff_cache

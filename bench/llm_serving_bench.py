@@ -33,7 +33,7 @@ from hoist.processes import child_env, free_port, running  # noqa: E402
 from training.llm import tiny  # noqa: E402
 
 SERVED = "bench"
-METRICS = ("median_ttft_ms", "median_tpot_ms", "output_throughput", "p99_ttft_ms")
+METRICS = ("median_ttft_ms", "median_tpot_ms", "output_throughput", "p99_ttft_ms", "completed", "failed")
 
 
 @contextmanager
