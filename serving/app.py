@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -95,6 +96,11 @@ def create_app(settings: ServingSettings) -> Starlette:
                 state.load_error = f"{type(exc).__name__}: {handlers.one_line(exc)}"
                 request_log(status=500, latency_ms=0, batch_size=0, path="load", error=state.load_error)
                 return
+            # Everything loaded so far (torch, the model, the server) lives as long as the process.
+            # Frozen, it is never walked again by the cyclic garbage collector, whose full passes
+            # over it paused every thread for 100-200 ms (the server's p99 at 32 clients).
+            gc.collect()
+            gc.freeze()
             state.handler, state.batcher = handler, batcher
 
         loader = asyncio.create_task(load_and_warm())

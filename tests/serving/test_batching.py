@@ -113,3 +113,20 @@ def test_bad_input_in_a_batch_fails_only_itself(tmp_path: Path) -> None:
     assert all(reply.status_code == 200 and reply.json() == alone[body] for body, reply in answered)
     assert max(int(reply.headers["x-hoist-batch-size"]) for _, reply in answered) > 1, "should have been batched"
     assert all(reply.status_code == 400 and set(reply.json()) == {"status", "message"} for reply in refused)
+
+
+def test_what_was_loaded_is_frozen_out_of_garbage_collection(tmp_path: Path) -> None:
+    # A full collection walking torch and the model stalls every request for 100+ ms under load.
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "inference.py").write_text(textwrap.dedent('''
+        import gc
+        import torch
+        def model_fn(model_dir):
+            return torch.nn.Linear(4, 4)
+        def predict_fn(data, model):
+            return {"frozen": gc.get_freeze_count()}
+    '''))
+    with serve(tmp_path) as (url, _):
+        answer = httpx.post(f"{url}/invocations", json=[1.0, 2.0, 3.0, 4.0])
+    assert answer.status_code == 200 and answer.json()["frozen"] > 10_000, answer.text
