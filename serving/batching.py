@@ -3,8 +3,8 @@
 Worker threads (one per model replica) serve one shared queue. The moment a worker is free it takes
 every request already waiting, up to ``max_size``: what arrived while the previous batch ran forms the
 next one, so batch forming overlaps computing. It waits for more only while the batch is smaller than
-the concurrency the server has just seen (the size of its previous batch), and at most ``max_delay``
-after it could have started the batch. A lone client is therefore answered at once, while a steady crowd
+the concurrency the server has just seen (its previous batch plus what queued meanwhile), and at most
+``max_delay`` after it could have started the batch. A lone client is therefore answered at once, while a steady crowd
 fills its batches; when a crowd thins out, one batch waits its ``max_delay`` and the next ones no longer
 wait.
 
@@ -89,6 +89,9 @@ class Batcher:
     def _collect(self) -> list[_Item]:
         batch: list[_Item] = []
         with self._arrived:
+            # The concurrency just seen: the clients of the previous batch, who come back if they keep
+            # sending, and the requests that arrived while it ran.
+            target = min(self._max_size, self._last_size + len(self._queue))
             while not batch:
                 while not self._queue and not self._stopping:
                     self._arrived.wait()
@@ -96,7 +99,6 @@ class Batcher:
                     return []
                 self._take(batch)
             deadline = time.perf_counter() + self._max_delay
-            target = min(self._max_size, self._last_size)
             while len(batch) < target and not self._stopping:
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:

@@ -81,9 +81,10 @@ def test_a_lone_request_does_not_wait_for_the_batch_delay(tmp_path: Path) -> Non
 
 
 def test_a_steady_crowd_fills_its_batches(tmp_path: Path) -> None:
-    clients, rounds = 8, 6
+    clients, rounds = 8, 10
+    # A delay far above how long a client on a busy machine takes to send its next request.
     with serve(_echo_model(tmp_path, 0.1), HOIST_MAX_BATCH_SIZE=str(clients),
-               HOIST_MAX_BATCH_DELAY_MS="500") as (url, _), httpx.Client(base_url=url, timeout=60) as client:
+               HOIST_MAX_BATCH_DELAY_MS="2000") as (url, _), httpx.Client(base_url=url, timeout=60) as client:
         start = threading.Barrier(clients)
 
         def one_client(c: int) -> list[int]:
@@ -91,10 +92,10 @@ def test_a_steady_crowd_fills_its_batches(tmp_path: Path) -> None:
             return [_timed_post(client, {"client": c, "round": r})[1] for r in range(rounds)]
         with ThreadPoolExecutor(clients) as pool:
             sizes = [size for sizes in pool.map(one_client, range(clients)) for size in sizes]
-    # Requests that arrive while a batch computes must not split the crowd into cohorts for good:
-    # after the first batches, every batch holds every client.
+    # Requests that arrive while a batch computes must not split the crowd into cohorts for good
+    # (taking only what is queued, it stays split: no batch ever holds every client).
     full = sum(size == clients for size in sizes) / len(sizes)
-    assert full >= 0.6, sorted(sizes)
+    assert full >= 0.7, sorted(sizes)
     assert statistics.median(sizes) == clients
 
 
