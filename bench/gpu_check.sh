@@ -11,5 +11,5 @@ for compile in false true; do
   python3 -m training --recipe gpu_single_node --set steps=300 --set compile=$compile --set progress=false \
     --set checkpoint_every=300 --set output_dir="$out/compile-$compile" | tee "$out/result-compile-$compile.json"
 done
-python3 bench/serving_bench.py --requests 400 --servers hoist-batched,hoist-unbatched --models reference,mlp \
+python3 bench/serving_bench.py --seconds 8 --rounds 3 --servers hoist-batched,hoist-unbatched --models reference,mlp \
   --clients 1,8,32 | tee "$out/serving.txt"

@@ -1,6 +1,6 @@
 """The LitServe peer: the same handler functions behind LitServe, with LitServe's own batching.
 
-    python bench/litserve_app.py PORT MAX_BATCH_SIZE   (SM_MODEL_DIR names the model directory)
+    python bench/litserve_app.py PORT MAX_BATCH_SIZE MAX_BATCH_DELAY_MS   (SM_MODEL_DIR names the model directory)
 """
 
 import json
@@ -40,7 +40,7 @@ class HandlerAPI(ls.LitAPI):  # type: ignore[misc]
 
 
 if __name__ == "__main__":
-    port, batch = int(sys.argv[1]), int(sys.argv[2])
-    api = HandlerAPI(max_batch_size=batch, batch_timeout=0.002, api_path="/invocations")
+    port, batch, delay_ms = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+    api = HandlerAPI(max_batch_size=batch, batch_timeout=delay_ms / 1000, api_path="/invocations")
     server = ls.LitServer(api, accelerator="auto", healthcheck_path="/ping", workers_per_device=1)
     server.run(port=port, host="127.0.0.1", generate_client_file=False, log_level="warning")

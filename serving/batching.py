@@ -1,19 +1,33 @@
-"""Dynamic batching: requests that arrive close together share one model call.
+"""Dynamic batching: requests that arrive together share one model call, and a lone request never waits.
 
-A request waits at most ``max_delay`` for others to join it, and a batch holds at most ``max_size``
-requests. The model runs in worker threads, so the event loop keeps answering ``/ping`` and
-refusing overload while a batch computes. The queue is bounded: past ``max_queue`` waiting
-requests, ``submit`` refuses at once instead of letting memory and latency grow.
+Worker threads (one per model replica) serve one shared queue. The moment a worker is free it takes
+every request already waiting, up to ``max_size``: what arrived while the previous batch ran forms the
+next one, so batch forming overlaps computing. It waits for more only while the batch is smaller than
+the concurrency the server has just seen (its previous batch plus what queued meanwhile), and at most
+``max_delay`` after it could have started the batch. A lone client is therefore answered at once, while a steady crowd
+fills its batches; when a crowd thins out, one batch waits its ``max_delay`` and the next ones no longer
+wait.
+
+The whole request (decode, predict, encode) runs in the worker, so a request crosses threads twice
+(queued, answered) and a batch is handed back to the event loop in one call. The event loop only does
+HTTP: it keeps answering ``/ping`` and refusing overload while a batch computes. The queue is bounded:
+past ``max_queue`` waiting requests, ``submit`` refuses at once instead of letting memory and latency
+grow.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+Process = Callable[[list[Any]], list[Any]]
+"""Runs one batch: one result per item, in order. A result that is an exception fails only its item;
+an exception raised fails the whole batch."""
 
 
 class QueueFull(Exception):
@@ -24,78 +38,100 @@ class QueueFull(Exception):
 class _Item:
     data: Any
     future: asyncio.Future[Any]
-    enqueued: float = field(default_factory=time.perf_counter)
-
-
-@dataclass
-class BatchStats:
-    batches: int = 0
-    items: int = 0
 
 
 class Batcher:
-    def __init__(self, run_batch: Callable[[list[Any]], list[Any]], *, max_size: int, max_delay_s: float,
-                 max_queue: int, workers: int) -> None:
-        self._run_batch = run_batch
+    def __init__(self, process: Process, *, max_size: int, max_delay_s: float, max_queue: int,
+                 workers: int, prepare_thread: Callable[[], None] = lambda: None) -> None:
+        self._process = process
+        self._prepare_thread = prepare_thread
         self._max_size = max_size
         self._max_delay = max_delay_s
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=max_queue)
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="predict")
-        self._tasks: list[asyncio.Task[None]] = []
-        self._workers = workers
-        self.stats = BatchStats()
+        self._max_queue = max_queue
+        self._queue: collections.deque[_Item] = collections.deque()
+        self._arrived = threading.Condition(threading.Lock())
+        self._collecting = threading.Lock()  # one worker gathers a batch at a time, so none steals another's company
+        self._last_size = 1
+        self._stopping = False
+        self._threads = [threading.Thread(target=self._work, name=f"predict-{n}", daemon=True) for n in range(workers)]
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._loop()) for _ in range(self._workers)]
+        self._loop = asyncio.get_running_loop()
+        for thread in self._threads:
+            thread.start()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop taking batches; a batch already computing finishes, but nobody waits for it."""
+        with self._arrived:
+            self._stopping = True
+            self._arrived.notify_all()
 
     def submit(self, data: Any) -> asyncio.Future[Any]:
-        """Queue one request's decoded data; the future resolves to ``(prediction, batch_size)``."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        try:
-            self._queue.put_nowait(_Item(data, future))
-        except asyncio.QueueFull:
-            raise QueueFull(f"{self._queue.maxsize} requests are already waiting") from None
+        """Queue one request; the future resolves to ``(result, batch_size)``. Cancel it to drop the
+        request if it has not started computing."""
+        assert self._loop is not None, "start() the batcher first"
+        future: asyncio.Future[Any] = self._loop.create_future()
+        with self._arrived:
+            if len(self._queue) >= self._max_queue:
+                raise QueueFull(f"{self._max_queue} requests are already waiting")
+            self._queue.append(_Item(data, future))
+            self._arrived.notify()
         return future
 
-    async def _collect(self) -> list[_Item]:
-        first = await self._queue.get()
-        batch = [first]
-        deadline = first.enqueued + self._max_delay
-        while len(batch) < self._max_size:
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                # Take whatever is already waiting, without waiting longer.
-                while len(batch) < self._max_size and not self._queue.empty():
-                    batch.append(self._queue.get_nowait())
-                break
-            try:
-                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-            except TimeoutError:
-                break
-        # Requests that timed out while queued are not computed.
-        return [item for item in batch if not item.future.done()]
+    def _take(self, batch: list[_Item]) -> None:
+        """Move waiting requests into ``batch`` up to the cap, dropping those whose caller gave up."""
+        while self._queue and len(batch) < self._max_size:
+            item = self._queue.popleft()
+            if not item.future.done():
+                batch.append(item)
 
-    async def _loop(self) -> None:
-        loop = asyncio.get_running_loop()
+    def _collect(self) -> list[_Item]:
+        batch: list[_Item] = []
+        with self._arrived:
+            # The concurrency just seen: the clients of the previous batch, who come back if they keep
+            # sending, and the requests that arrived while it ran.
+            target = min(self._max_size, self._last_size + len(self._queue))
+            while not batch:
+                while not self._queue and not self._stopping:
+                    self._arrived.wait()
+                if self._stopping:
+                    return []
+                self._take(batch)
+            deadline = time.perf_counter() + self._max_delay
+            while len(batch) < target and not self._stopping:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                self._arrived.wait(remaining)
+                self._take(batch)
+        return batch
+
+    def _work(self) -> None:
+        self._prepare_thread()
         while True:
-            batch = await self._collect()
-            if not batch:
-                continue
+            with self._collecting:
+                batch = self._collect()
+                if not batch:
+                    return
+                self._last_size = len(batch)
             try:
-                results = await loop.run_in_executor(self._executor, self._run_batch, [i.data for i in batch])
+                results: list[Any] = self._process([item.data for item in batch])
+                if len(results) != len(batch):
+                    raise RuntimeError(f"{len(results)} results for a batch of {len(batch)}")
             except Exception as exc:  # one failing batch fails its requests, never the server
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_exception(exc)
+                results = [exc] * len(batch)
+            assert self._loop is not None
+            try:
+                self._loop.call_soon_threadsafe(self._deliver, batch, results)
+            except RuntimeError:  # the event loop has closed: the server is gone
+                return
+
+    def _deliver(self, batch: list[_Item], results: list[Any]) -> None:
+        for item, result in zip(batch, results, strict=True):
+            if item.future.done():  # timed out or cancelled meanwhile
                 continue
-            self.stats.batches += 1
-            self.stats.items += len(batch)
-            for item, result in zip(batch, results, strict=True):
-                if not item.future.done():
-                    item.future.set_result((result, len(batch)))
+            if isinstance(result, BaseException):
+                item.future.set_exception(result)
+            else:
+                item.future.set_result((result, len(batch)))

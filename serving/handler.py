@@ -74,6 +74,15 @@ def media_type(header: str | None) -> str:
     return (header or "").split(";")[0].strip().lower()
 
 
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """One request as the batch worker receives it: the body and the negotiated media types."""
+
+    body: bytes
+    content_type: str
+    accept: str
+
+
 @dataclass
 class Handler:
     """A loaded model and the functions that serve it."""
@@ -90,10 +99,12 @@ class Handler:
     warmup_request: Any = None
     """A sample request body (JSON-able) run once before /ping turns healthy."""
 
-    def warm(self) -> None:
-        if self.warmup_request is not None:
-            content_type = self.content_types[0] if self.content_types else JSON
-            self.predict_many([self.decode(json.dumps(self.warmup_request).encode(), content_type)])
+    def warmup_invocation(self) -> Invocation | None:
+        """``WARMUP_REQUEST`` as a request to run once before ``/ping`` reports healthy."""
+        if self.warmup_request is None:
+            return None
+        content_type = self.content_types[0] if self.content_types else JSON
+        return Invocation(json.dumps(self.warmup_request).encode(), content_type, self.accept(None))
 
     def content_type(self, header: str | None) -> str:
         content_type = media_type(header) or JSON
@@ -127,6 +138,30 @@ class Handler:
                 raise RuntimeError(f"predict_batch_fn returned {len(predictions)} results for {len(batch)} inputs")
             return list(predictions)
         return [self.predict_fn(data, self.model) for data in batch]
+
+    def answer_many(self, invocations: list[Invocation]) -> list[tuple[bytes, str] | Exception]:
+        """Each request's encoded answer, or the exception that fails it. Bad input or an answer that
+        cannot be encoded fails only its own request; the requests that decoded are predicted together,
+        and a failing prediction fails them all."""
+        answers: dict[int, tuple[bytes, str] | Exception] = {}
+        decoded: dict[int, Any] = {}
+        for i, invocation in enumerate(invocations):
+            try:
+                decoded[i] = self.decode(invocation.body, invocation.content_type)
+            except Exception as exc:
+                answers[i] = exc
+        if decoded:
+            try:
+                predictions = self.predict_many(list(decoded.values()))
+            except Exception as exc:
+                answers.update(dict.fromkeys(decoded, exc))
+            else:
+                for i, prediction in zip(decoded, predictions, strict=True):
+                    try:
+                        answers[i] = self.encode(prediction, invocations[i].accept)
+                    except Exception as exc:
+                        answers[i] = exc
+        return [answers[i] for i in range(len(invocations))]
 
     def encode(self, prediction: Any, accept: str) -> tuple[bytes, str]:
         result = self.output_fn(prediction, accept)

@@ -18,6 +18,13 @@ def _default_workers() -> int:
         return 1
 
 
+def _default_cpu_threads() -> int:
+    # One core stays free for the event loop: it reads and answers requests while a batch computes,
+    # and an OpenMP team with a member preempted by it stalls at every barrier (measured on 2 cores:
+    # a 2-thread team made a lone request 5-20x slower than a 1-thread one).
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
 class ServingSettings(BaseSettings):
     """Every knob of the server. SageMaker's own variable names are honoured where they exist."""
 
@@ -44,5 +51,5 @@ class ServingSettings(BaseSettings):
                          description="Inference threads: one per GPU, or 1 on CPU (torch uses every core).")
     graceful_shutdown_s: float = Field(20.0, ge=0, validation_alias="HOIST_GRACEFUL_SHUTDOWN_S",
                                        description="After SIGTERM, time for requests in flight to finish.")
-    cpu_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, validation_alias="HOIST_CPU_THREADS",
-                             description="torch intra-op threads.")
+    cpu_threads: int = Field(default_factory=_default_cpu_threads, ge=1, validation_alias="HOIST_CPU_THREADS",
+                             description="torch intra-op threads in each inference thread: all cores but one.")
