@@ -22,7 +22,7 @@ test: lint typecheck unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/hadolint training/Dockerfile serving/Dockerfile
+	$(BIN)/hadolint training/Dockerfile serving/Dockerfile serving/llm/Dockerfile
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/zizmor --offline --quiet .github/workflows
 

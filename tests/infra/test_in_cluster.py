@@ -175,8 +175,13 @@ def test_training_role_reads_datasets_writes_checkpoints_and_models_only(stack: 
     assert (binding.inputs["namespace"], binding.inputs["serviceAccount"]) == ("training", "trainer")
     statements = {s["Sid"]: s for s in json.loads(one(plan, "aws:iam/rolePolicy:RolePolicy", "-trainer")
                                                    .inputs["policy"])["Statement"]}
-    assert set(statements) == {"ReadDatasets", "ReadWriteCheckpoints", "WriteModels", "UseStackKey"}
+    assert set(statements) == {"ReadDatasets", "ReadWriteCheckpoints", "WriteModels", "ReadBaseModels",
+                               "ListBaseModels", "UseStackKey"}
     buckets = {role_name: b["arn"] for role_name, b in plan.outputs["buckets"].items()}
+    # Base checkpoints to fine-tune: read and list only under base/ of the models bucket.
+    assert statements["ReadBaseModels"]["Resource"] == f"{buckets['models']}/base/*"
+    assert statements["ListBaseModels"]["Resource"] == buckets["models"]
+    assert statements["ListBaseModels"]["Condition"] == {"StringLike": {"s3:prefix": ["base/*"]}}
     assert statements["ReadDatasets"]["Action"] == ["s3:GetObject", "s3:ListBucket"]
     assert statements["ReadDatasets"]["Resource"][0] == buckets["datasets"]
     assert statements["ReadWriteCheckpoints"]["Resource"][0] == buckets["checkpoints"]

@@ -107,7 +107,7 @@ def test_stateful_resources_are_protected_and_retained_only_in_prod(stack: str) 
     plan = planned(stack)
     protected = load_stack(stack).protect_stateful
     stateful = [r for r in plan.resources if r.type in STATEFUL_TYPES]
-    assert len(stateful) == 4 + 1 + 2  # buckets, key, repositories
+    assert len(stateful) == 4 + 1 + 3  # buckets, key, repositories (training, serving, llm)
     for resource in plan.resources:
         expected = protected and resource.type in STATEFUL_TYPES
         assert (resource.protect, resource.retain_on_delete) == (expected, expected), resource.urn
