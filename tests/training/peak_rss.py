@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 import atexit
-import resource
 import runpy
 import sys
+from pathlib import Path
 
 
 def _report() -> None:
-    # ru_maxrss is in KiB on Linux: the largest resident set the process ever had, mapped files included.
-    print(f"peak_rss_bytes={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}", file=sys.stderr)
+    # VmHWM is the high-water mark of this program's own address space, mapped files included. Not
+    # ru_maxrss: Linux carries that across fork and exec, so a child of a large pytest process would
+    # report its parent's size.
+    status = Path("/proc/self/status").read_text()
+    kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    print(f"peak_rss_bytes={kib * 1024}", file=sys.stderr)
 
 
 if __name__ == "__main__":
