@@ -140,7 +140,8 @@ def define_stack(cfg: StackConfig) -> None:
         tags={**cfg.default_tags, tag_key: tag_value}), opts=pulumi.ResourceOptions(parent=cluster))
     training_jobs = TrainingJobs(name, TrainingJobsArgs(
         buckets=storage.buckets, repository_arn=registry.repositories["training"].arn, kms_key_arn=storage.key.arn,
-        vpc_id=network.vpc.id, vpc_cidr=cfg.network.cidr, account_id=account_id, region=cfg.region,
+        vpc_id=network.vpc.id, vpc_cidr=cfg.network.cidr,
+        s3_prefix_list_id=network.s3_endpoint.prefix_list_id, account_id=account_id, region=cfg.region,
         partition=partition), opts=with_provider)
     endpoint = None
     if cfg.endpoint is not None and cfg.images.serving is not None:
@@ -154,6 +155,7 @@ def define_stack(cfg: StackConfig) -> None:
             image_uri=serving.repository_url.apply(functools.partial(image_by_digest, digest=cfg.images.serving)),
             repository_arn=serving.arn, models_bucket=models.bucket, models_bucket_arn=models.arn,
             kms_key_arn=storage.key.arn, vpc_id=network.vpc.id, vpc_cidr=cfg.network.cidr,
+            s3_prefix_list_id=network.s3_endpoint.prefix_list_id,
             private_subnet_ids=[s.id for s in network.private_subnets], account_id=account_id, region=cfg.region,
             partition=partition, native_provider=native), opts=with_provider)
 

@@ -41,6 +41,8 @@ class EndpointArgs:
     kms_key_arn: pulumi.Input[str]
     vpc_id: pulumi.Input[str]
     vpc_cidr: str
+    s3_prefix_list_id: pulumi.Input[str]
+    """The S3 gateway endpoint's prefix list: S3's addresses, reached through the endpoint, not the VPC CIDR."""
     private_subnet_ids: list[pulumi.Input[str]]
     account_id: pulumi.Input[str]
     region: str
@@ -87,7 +89,9 @@ class Endpoint(pulumi.ComponentResource):
             description="SageMaker endpoint ENIs: no inbound; HTTPS to the VPC's endpoints only",
             vpc_id=args.vpc_id,
             egress=[{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": [args.vpc_cidr],
-                     "description": "HTTPS to the VPC's interface endpoints"}],
+                     "description": "HTTPS to the VPC's interface endpoints"},
+                    {"protocol": "tcp", "from_port": 443, "to_port": 443, "prefix_list_ids": [args.s3_prefix_list_id],
+                     "description": "HTTPS to S3 through the gateway endpoint"}],
             opts=child,
         )
         self.model = aws.sagemaker.Model(

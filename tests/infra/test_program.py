@@ -179,3 +179,17 @@ def test_protect_stateful_transformation_directly() -> None:
     assert result.opts.protect is True and result.opts.retain_on_delete is True
     assert result.props == {"a": 1}
     assert protect_stateful(args("aws:ec2/vpc:Vpc")) is None
+
+
+def test_sagemaker_security_groups_reach_s3_through_the_gateway_prefix_list(stack: str) -> None:
+    """SageMaker's VPC documentation for hosting, training and processing: S3 goes through the gateway
+    endpoint, whose addresses are the S3 prefix list's public ranges, not the VPC CIDR."""
+    plan = planned(stack)
+    (s3,) = [e for e in plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if e.inputs["vpcEndpointType"] == "Gateway"]
+    groups = [g for g in plan.of_type("aws:ec2/securityGroup:SecurityGroup")
+              if g.name.endswith(("-endpoint", "-training-job"))]
+    assert len(groups) == (2 if load_stack(stack).endpoint is not None else 1)
+    for group in groups:
+        https = [r for r in group.inputs["egress"] if r["protocol"] == "tcp" and r["fromPort"] <= 443 <= r["toPort"]]
+        assert any(str(pl).startswith("pl-") for r in https for pl in r.get("prefixListIds", [])), group.name
+        assert s3.urn in group.property_dependencies["egress"], group.name

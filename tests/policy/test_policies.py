@@ -169,6 +169,8 @@ MUTATIONS: dict[str, tuple[str, str, str, Mutation]] = {
     "vpc-flow-logs": ("prod", "aws:ec2/flowLog:FlowLog", "", set_input("trafficType", "REJECT")),
     "vpc-default-sg-closed": ("dev", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "",
                               set_input("ingress", [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}])),
+    "sagemaker-s3-egress": ("staging", "aws:ec2/securityGroup:SecurityGroup", "training-job",
+                            set_input("egress", [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}])),
     "logs-kms": ("staging", "aws:cloudwatch/logGroup:LogGroup", "", set_input("kmsKeyId", REMOVE)),
     "aws-account-pinned": ("prod", "pulumi:providers:aws", "", set_input("allowedAccountIds", "[]")),
     "required-tags": ("dev", "pulumi:providers:aws", "", edit_json("defaultTags", _drop_tag("cost-center"))),
