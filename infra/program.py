@@ -112,7 +112,8 @@ def define_stack(cfg: StackConfig) -> None:
                                            force_delete=cfg.storage.force_destroy, account_id=account_id,
                                            region=cfg.region, partition=partition, replicate_to=replicate_to,
                                            receive_from=receive_from), opts=with_provider)
-    Budget(name, BudgetArgs(config=cfg.budget, stack_tag=(tag_key, tag_value)), opts=with_provider)
+    budget = Budget(name, BudgetArgs(config=cfg.budget, stack_tag=(tag_key, tag_value), kms_key_arn=storage.key.arn,
+                                     account_id=account_id), opts=with_provider)
     cluster = GpuCluster(name, GpuClusterArgs(
         config=cfg.cluster, cluster_name=name, kms_key_arn=storage.key.arn,
         private_subnet_ids=[s.id for s in network.private_subnets], account_id=account_id, region=cfg.region,
@@ -151,7 +152,7 @@ def define_stack(cfg: StackConfig) -> None:
         serving = registry.repositories["serving"]
         models = storage.buckets["models"]
         endpoint = Endpoint(name, EndpointArgs(
-            config=cfg.endpoint, endpoint_name=name,
+            config=cfg.endpoint, endpoint_name=name, alerts_topic_arn=budget.alerts.arn,
             image_uri=serving.repository_url.apply(functools.partial(image_by_digest, digest=cfg.images.serving)),
             repository_arn=serving.arn, models_bucket=models.bucket, models_bucket_arn=models.arn,
             kms_key_arn=storage.key.arn, vpc_id=network.vpc.id, vpc_cidr=cfg.network.cidr,

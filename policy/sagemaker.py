@@ -8,7 +8,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs
 
-from policy.common import PROD, as_list, decoded, environment, of_type, resource_policy, stack_policy
+from policy.common import PROD, as_list, decoded, environment, of_type, resource_policy, stack_policy, targets
 
 MODEL = "aws:sagemaker/model:Model"
 ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
@@ -81,6 +81,20 @@ def _alarms_bound(resources: list[PolicyResource]) -> Iterable[tuple[str, Policy
                        f"not the endpoint {name!r} it guards"), endpoint
 
 
+TOPIC = "aws:sns/topic:Topic"
+
+
+def _alarms_notify(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyResource]]:
+    encrypted = {t.urn for t in of_type(resources, TOPIC) if t.props.get("kmsMasterKeyId")}
+    for alarm in of_type(resources, ALARM):
+        if not (encrypted & targets(alarm, "alarmActions") and as_list(alarm.props.get("alarmActions"))):
+            yield (f"alarm {alarm.name} notifies nobody: set alarmActions to the stack's KMS-encrypted alerts "
+                   "topic"), alarm
+    for topic in of_type(resources, TOPIC):
+        if topic.urn not in encrypted:
+            yield f"SNS topic {topic.name} must be encrypted with the stack's KMS key (kmsMasterKeyId)", topic
+
+
 POLICIES = (
     resource_policy("sagemaker-network-isolation", "SageMaker models run network-isolated in private subnets",
                     ("CKV_AWS_370", "SecurityHub:SageMaker.5"), (MODEL,), _isolated),
@@ -95,4 +109,6 @@ POLICIES = (
                     (ENDPOINT,), _safe_rollout),
     stack_policy("sagemaker-rollback-alarms-bound", "Rollback alarms watch the endpoint they guard", (),
                  _alarms_bound),
+    stack_policy("alarms-notify", "Alarms notify the stack's KMS-encrypted alerts topic", ("CKV_AWS_26",),
+                 _alarms_notify),
 )

@@ -34,6 +34,8 @@ TRAFFIC_TYPES = {"canary": "CANARY", "linear": "LINEAR", "all_at_once": "ALL_AT_
 class EndpointArgs:
     config: EndpointConfig
     endpoint_name: str
+    alerts_topic_arn: pulumi.Input[str]
+    """The stack's alerts topic; the rollback alarms notify it as well as rolling a rollout back."""
     image_uri: pulumi.Input[str]
     repository_arn: pulumi.Input[str]
     models_bucket: pulumi.Input[str]
@@ -131,7 +133,7 @@ class Endpoint(pulumi.ComponentResource):
             data_capture_config=capture,
             opts=child,
         )
-        self.alarms = self._alarms(name, endpoint_name, config, child)
+        self.alarms = self._alarms(name, endpoint_name, config, args.alerts_topic_arn, child)
         self.endpoint = aws_native.sagemaker.Endpoint(
             f"{name}-endpoint",
             endpoint_name=endpoint_name,
@@ -175,16 +177,18 @@ class Endpoint(pulumi.ComponentResource):
         return role
 
     @staticmethod
-    def _alarms(name: str, endpoint_name: str, config: EndpointConfig,
+    def _alarms(name: str, endpoint_name: str, config: EndpointConfig, topic_arn: pulumi.Input[str],
                 child: pulumi.ResourceOptions) -> dict[str, aws.cloudwatch.MetricAlarm]:
         names = alarm_names(endpoint_name)
         dimensions = {"EndpointName": endpoint_name, "VariantName": VARIANT}
+        # A rollback is news: people hear of it through the alerts topic, and again when the alarm clears.
+        actions = [topic_arn]
         return {
             "errors": aws.cloudwatch.MetricAlarm(
                 f"{name}-5xx-errors", name=names["errors"], namespace="AWS/SageMaker",
                 metric_name="Invocation5XXErrors", dimensions=dimensions, statistic="Sum", period=60,
                 evaluation_periods=1, threshold=config.errors_5xx_alarm, comparison_operator="GreaterThanThreshold",
-                treat_missing_data="notBreaching",
+                treat_missing_data="notBreaching", alarm_actions=actions, ok_actions=actions,
                 alarm_description=f"{endpoint_name}/{VARIANT} answers 5XX errors; rolls back a rollout", opts=child),
             "latency": aws.cloudwatch.MetricAlarm(
                 f"{name}-p99-latency", name=names["latency"], namespace="AWS/SageMaker",
@@ -192,6 +196,7 @@ class Endpoint(pulumi.ComponentResource):
                 # ModelLatency is reported in microseconds.
                 evaluation_periods=3, datapoints_to_alarm=2, threshold=config.latency_p99_alarm_ms * 1000,
                 comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
+                alarm_actions=actions, ok_actions=actions,
                 alarm_description=f"{endpoint_name}/{VARIANT} p99 model latency over {config.latency_p99_alarm_ms} ms; "
                                   "rolls back a rollout", opts=child),
         }

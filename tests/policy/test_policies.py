@@ -146,6 +146,7 @@ MUTATIONS: dict[str, tuple[str, str, str, Mutation]] = {
                                set_input("retainAllVariantProperties", False)),
     "sagemaker-rollback-alarms-bound": ("prod", "aws:cloudwatch/metricAlarm:MetricAlarm", "latency",
                                         set_input("dimensions.EndpointName", "hoist-staging")),
+    "alarms-notify": ("staging", "aws:cloudwatch/metricAlarm:MetricAlarm", "5xx", set_input("alarmActions", [])),
     "eks-endpoint-private": ("prod", "aws:eks/cluster:Cluster", "", set_input("vpcConfig.endpointPublicAccess", True)),
     "eks-secrets-encrypted": ("dev", "aws:eks/cluster:Cluster", "", set_input("encryptionConfig.resources", [])),
     "eks-control-plane-logs": ("staging", "aws:eks/cluster:Cluster", "",
@@ -226,3 +227,8 @@ def test_missing_provider_trips_required_tags() -> None:
     plan = mutate(planned("dev"), "aws:ecr/repository:Repository", lambda r: dataclasses.replace(r, provider=""),
                   "training")
     assert evaluate(plan).tripped() == {"required-tags"}
+
+
+def test_an_unencrypted_alerts_topic_trips_alarms_notify() -> None:
+    plan = mutate(planned("dev"), "aws:sns/topic:Topic", set_input("kmsMasterKeyId", REMOVE))
+    assert evaluate(plan).tripped() == {"alarms-notify"}
