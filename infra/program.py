@@ -117,7 +117,7 @@ def define_stack(cfg: StackConfig) -> None:
     cluster = GpuCluster(name, GpuClusterArgs(
         config=cfg.cluster, cluster_name=name, kms_key_arn=storage.key.arn,
         private_subnet_ids=[s.id for s in network.private_subnets], account_id=account_id, region=cfg.region,
-        partition=partition), opts=with_provider)
+        partition=partition, tags={**cfg.default_tags, tag_key: tag_value}), opts=with_provider)
     private_subnets = dict(zip(cfg.network.availability_zones, network.private_subnets, strict=True))
     pool_zones = {pool_name: cfg.pool_zones(pool) for pool_name, pool in cfg.gpu_pools.items()}
     # Lustre sits in the AZ of the first EFA pool (its heaviest reader), else in the first AZ.

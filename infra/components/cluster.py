@@ -51,6 +51,9 @@ class GpuClusterArgs:
     account_id: pulumi.Input[str]
     region: str
     partition: pulumi.Input[str]
+    tags: dict[str, str]
+    """The stack's tags, for what EKS launches from the system nodes' template (outside the provider's
+    default tags): the budget's tag filter must see those instances and volumes."""
 
 
 def kubeconfig(cluster: str, endpoint: str, certificate: str, region: str) -> str:
@@ -144,6 +147,8 @@ class GpuCluster(pulumi.ComponentResource):
             block_device_mappings=[{"device_name": "/dev/xvda", "ebs": {
                 "volume_size": 50, "volume_type": "gp3", "encrypted": "true", "kms_key_id": args.kms_key_arn,
                 "delete_on_termination": "true"}}],
+            tag_specifications=[{"resource_type": kind, "tags": args.tags}
+                                for kind in ("instance", "volume", "network-interface")],
             opts=child,
         )
         return aws.eks.NodeGroup(

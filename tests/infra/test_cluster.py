@@ -141,3 +141,16 @@ def test_bad_cluster_config_is_one_line(cluster: dict[str, Any], message: str) -
     with pytest.raises(ConfigError) as error:
         parse(raw, source="stacks/Pulumi.test.yaml")
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_system_node_instances_and_volumes_carry_the_stack_tags(stack: str) -> None:
+    """The provider's default tags reach the launch template, not what EKS launches from it; the budget
+    filters on the stack tag, so instances and volumes must carry it themselves."""
+    from policy.common import REQUIRED_TAGS
+
+    (template,) = planned(stack).of_type("aws:ec2/launchTemplate:LaunchTemplate")
+    specs = {s["resourceType"]: s["tags"] for s in template.inputs.get("tagSpecifications", [])}
+    assert set(specs) == {"instance", "volume", "network-interface"}
+    for tags in specs.values():
+        assert set(REQUIRED_TAGS) <= set(tags)
+        assert tags["hoist:stack"] == stack
