@@ -157,6 +157,7 @@ MUTATIONS: dict[str, tuple[str, str, str, Mutation]] = {
     "nodes-no-ssh": ("staging", "aws:eks/nodeGroup:NodeGroup", "", set_input("remoteAccess", {"ec2SshKey": "ops"})),
     "nodes-encrypted-volumes": ("prod", "aws:ec2/launchTemplate:LaunchTemplate", "",
                                 set_input("blockDeviceMappings.0.ebs.encrypted", "false")),
+    "eks-ci-access": ("staging", "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "ci-preview", remove),
     "nodes-tagged": ("dev", "aws:ec2/launchTemplate:LaunchTemplate", "", set_input("tagSpecifications.1.tags", {})),
     "nodes-no-public-ip": ("prod", NODE_CLASS, "h100", set_input("spec.associatePublicIPAddress", True)),
     "nodes-ami-pinned": ("staging", NODE_CLASS, "", set_input("spec.amiSelectorTerms.0.alias", "al2023@latest")),
