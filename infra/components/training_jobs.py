@@ -1,7 +1,7 @@
 """TrainingJobs: what a SageMaker training job of this stack runs with — its role and its network.
 
-The role may read the datasets bucket, read and write the checkpoints bucket (SageMaker syncs
-``/opt/ml/checkpoints`` there, and old checkpoints are pruned), write the models bucket, pull the
+The role may read the datasets bucket, read and write the checkpoints bucket (every node of a job
+writes its checkpoint shards there directly, and old checkpoints are pruned), write the models bucket, pull the
 training image, write its logs and use the stack's key; nothing else. The security group lets the
 job's instances talk to each other and reach the VPC's endpoints and S3 (through the gateway endpoint's prefix
 list) over HTTPS.
