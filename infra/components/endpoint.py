@@ -20,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
+from infra import catalog
 from infra.components.iam import document, image_pull, sagemaker_vpc_placement, service_trust
 from infra.config import EndpointConfig
 
@@ -129,7 +130,8 @@ class Endpoint(pulumi.ComponentResource):
         self.endpoint_config = aws.sagemaker.EndpointConfiguration(
             f"{name}-config",
             production_variants=[variant],
-            kms_key_arn=args.kms_key_arn,
+            # The key encrypts EBS volumes only; with local NVMe (hardware-encrypted) CreateEndpointConfig fails.
+            kms_key_arn=None if catalog.has_local_nvme(config.instance_type) else args.kms_key_arn,
             data_capture_config=capture,
             opts=child,
         )

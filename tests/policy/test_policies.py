@@ -234,3 +234,12 @@ def test_missing_provider_trips_required_tags() -> None:
 def test_an_unencrypted_alerts_topic_trips_alarms_notify() -> None:
     plan = mutate(planned("dev"), "aws:sns/topic:Topic", set_input("kmsMasterKeyId", REMOVE))
     assert evaluate(plan).tripped() == {"alarms-notify"}
+
+
+def test_a_key_on_a_local_nvme_endpoint_trips_the_endpoint_kms_policy() -> None:
+    """Prod serves on ml.g5 (local NVMe, hardware-encrypted): CreateEndpointConfig fails with a KmsKeyId."""
+    plan = mutate(planned("prod"), "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
+                  set_input("kmsKeyArn", "arn:aws:kms:us-east-1:777788889999:key/k"))
+    report = evaluate(plan)
+    assert report.tripped() == {"sagemaker-endpoint-kms"}
+    assert "local NVMe, encrypted by the instance's hardware" in report.violations[0].message
