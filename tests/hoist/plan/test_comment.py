@@ -36,7 +36,7 @@ def test_a_new_stack_folds_its_long_tables_and_fits_a_comment() -> None:
     data = diff.compare("prod", "main", None, document(planned("prod")))
     text = comment.markdown(data)
     assert "_Stack `prod` does not exist at `main`; everything below is new._" in text
-    assert "<details><summary>160 resource changes</summary>" in text
+    assert "<details><summary>170 resource changes</summary>" in text
     assert len(text) <= comment.LIMIT
 
 
