@@ -259,7 +259,7 @@ class ClusterConfig(_Frozen):
     system_instance_type: str = Field("m6i.large", description="Instance type of the system node group.")
     system_nodes: int = Field(2, ge=1, le=20, description="Nodes in the system node group (add-ons, Karpenter).")
     admin_role_arns: tuple[RoleArn, ...] = Field(
-        (), description="IAM roles granted cluster-admin through EKS access entries (people; the CI roles have their own fields).",
+        (), description="IAM roles granted cluster-admin through EKS access entries (people; CI roles: ci_*).",
     )
     ci_deploy_role_arn: RoleArn | None = Field(
         None, description="The CI role `pulumi up` runs as (deploy-stack.yml): cluster-admin through an access entry.")
