@@ -129,13 +129,25 @@ SAGEMAKER_LOCAL_NVME_FAMILIES = ("ml.g4dn.", "ml.g5.", "ml.g6.", "ml.g6e.", "ml.
                                  "ml.c5d.", "ml.r5d.")
 """SageMaker instance families whose storage is local NVMe instance storage, encrypted by the hardware.
 CreateTrainingJob and CreateProcessingJob (botocore 1.44 model, ``ResourceConfig.VolumeKmsKeyId``):
-"You can't request a VolumeKmsKeyId when using an instance type with local storage." The AWS page
-"Instance types with local storage" lists the families (read 2026-11-28)."""
+"You can't request a VolumeKmsKeyId when using an instance type with local storage." CreateEndpointConfig
+(same model, ``KmsKeyId``): "Local storage volumes are encrypted using a hardware module on the instance.
+You can't request a KmsKeyId when using an instance type with local storage. [...] If you specify a
+value for KmsKeyId when using any nitro-based instances with local storage, the call to
+CreateEndpointConfig fails." The AWS page "Instance types with local storage" lists the families
+(read 2026-11-28)."""
 
 
 def has_local_nvme(instance_type: str) -> bool:
     """Whether a SageMaker instance type stores volumes on local NVMe (no customer KMS key applies)."""
     return instance_type.startswith(SAGEMAKER_LOCAL_NVME_FAMILIES)
+
+
+def storage_encryption(instance_type: str) -> str:
+    """What encrypts a SageMaker instance's storage volume: one answer for endpoints, training and processing."""
+    if has_local_nvme(instance_type):
+        return (f"{instance_type} stores on local NVMe, encrypted by the instance's hardware; SageMaker refuses a "
+                "customer KMS key for it")
+    return f"{instance_type} stores on an EBS volume, encrypted with the stack's KMS key"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -259,8 +259,13 @@ class ClusterConfig(_Frozen):
     system_instance_type: str = Field("m6i.large", description="Instance type of the system node group.")
     system_nodes: int = Field(2, ge=1, le=20, description="Nodes in the system node group (add-ons, Karpenter).")
     admin_role_arns: tuple[RoleArn, ...] = Field(
-        (), description="IAM roles granted cluster-admin through EKS access entries (people, CI deploy roles).",
+        (), description="IAM roles granted cluster-admin through EKS access entries (people; CI roles: ci_*).",
     )
+    ci_deploy_role_arn: RoleArn | None = Field(
+        None, description="The CI role `pulumi up` runs as (deploy-stack.yml): cluster-admin through an access entry.")
+    ci_preview_role_arn: RoleArn | None = Field(
+        None, description="The CI role previews and drift checks run as (preview.yml, drift.yml): read-only "
+                          "(AmazonEKSViewPolicy) through an access entry.")
     log_retention_days: LogRetentionDays = Field(
         90, description="Days control-plane logs are kept (a CloudWatch retention value).")
     allowed_gpu_instance_types: tuple[str, ...] = Field(
@@ -279,6 +284,17 @@ class ClusterConfig(_Frozen):
         20, ge=1, le=240, description="How long a multi-node job may wait for all its pods to run before it "
                                       "releases every node and queues again (all-or-nothing placement).",
     )
+
+    @model_validator(mode="after")
+    def _one_entry_per_role(self) -> ClusterConfig:
+        # A cluster holds one access entry per IAM principal; a second for the same role is refused.
+        roles = [*self.admin_role_arns, self.ci_deploy_role_arn, self.ci_preview_role_arn]
+        named = [r for r in roles if r is not None]
+        repeated = sorted({r for r in named if named.count(r) > 1})
+        if repeated:
+            raise ValueError(f"{repeated[0]} is named twice among admin_role_arns, ci_deploy_role_arn and "
+                             "ci_preview_role_arn; each role gets one access entry (one level of access)")
+        return self
 
     @field_validator("kubernetes_version")
     @classmethod

@@ -112,11 +112,12 @@ def define_stack(cfg: StackConfig) -> None:
                                            force_delete=cfg.storage.force_destroy, account_id=account_id,
                                            region=cfg.region, partition=partition, replicate_to=replicate_to,
                                            receive_from=receive_from), opts=with_provider)
-    Budget(name, BudgetArgs(config=cfg.budget, stack_tag=(tag_key, tag_value)), opts=with_provider)
+    budget = Budget(name, BudgetArgs(config=cfg.budget, stack_tag=(tag_key, tag_value), kms_key_arn=storage.key.arn,
+                                     account_id=account_id), opts=with_provider)
     cluster = GpuCluster(name, GpuClusterArgs(
         config=cfg.cluster, cluster_name=name, kms_key_arn=storage.key.arn,
         private_subnet_ids=[s.id for s in network.private_subnets], account_id=account_id, region=cfg.region,
-        partition=partition), opts=with_provider)
+        partition=partition, tags={**cfg.default_tags, tag_key: tag_value}), opts=with_provider)
     private_subnets = dict(zip(cfg.network.availability_zones, network.private_subnets, strict=True))
     pool_zones = {pool_name: cfg.pool_zones(pool) for pool_name, pool in cfg.gpu_pools.items()}
     # Lustre sits in the AZ of the first EFA pool (its heaviest reader), else in the first AZ.
@@ -140,7 +141,8 @@ def define_stack(cfg: StackConfig) -> None:
         tags={**cfg.default_tags, tag_key: tag_value}), opts=pulumi.ResourceOptions(parent=cluster))
     training_jobs = TrainingJobs(name, TrainingJobsArgs(
         buckets=storage.buckets, repository_arn=registry.repositories["training"].arn, kms_key_arn=storage.key.arn,
-        vpc_id=network.vpc.id, vpc_cidr=cfg.network.cidr, account_id=account_id, region=cfg.region,
+        vpc_id=network.vpc.id, vpc_cidr=cfg.network.cidr,
+        s3_prefix_list_id=network.s3_endpoint.prefix_list_id, account_id=account_id, region=cfg.region,
         partition=partition), opts=with_provider)
     endpoint = None
     if cfg.endpoint is not None and cfg.images.serving is not None:
@@ -150,10 +152,11 @@ def define_stack(cfg: StackConfig) -> None:
         serving = registry.repositories["serving"]
         models = storage.buckets["models"]
         endpoint = Endpoint(name, EndpointArgs(
-            config=cfg.endpoint, endpoint_name=name,
+            config=cfg.endpoint, endpoint_name=name, alerts_topic_arn=budget.alerts.arn,
             image_uri=serving.repository_url.apply(functools.partial(image_by_digest, digest=cfg.images.serving)),
             repository_arn=serving.arn, models_bucket=models.bucket, models_bucket_arn=models.arn,
             kms_key_arn=storage.key.arn, vpc_id=network.vpc.id, vpc_cidr=cfg.network.cidr,
+            s3_prefix_list_id=network.s3_endpoint.prefix_list_id,
             private_subnet_ids=[s.id for s in network.private_subnets], account_id=account_id, region=cfg.region,
             partition=partition, native_provider=native), opts=with_provider)
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pulumi_policy import ResourceValidationArgs
+from pulumi_policy import PolicyResource, ResourceValidationArgs
 
 from infra import catalog
-from policy.common import as_list, decoded, resource_policy, statements
+from policy.common import REQUIRED_TAGS, as_list, decoded, of_type, resource_policy, stack_policy, statements, targets
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -110,6 +110,36 @@ def _pod_identity_trust(props: Mapping[str, Any], args: ResourceValidationArgs) 
             yield "a Pod Identity trust must be limited to this account's clusters (aws:SourceAccount)"
 
 
+TAGGED_LAUNCHES = ("instance", "volume")
+"""What EKS launches from a node group's template; the provider's default tags do not reach them."""
+
+
+def _launches_tagged(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    specs = {s.get("resourceType"): dict(s.get("tags") or {}) for s in as_list(props.get("tagSpecifications"))}
+    for kind in TAGGED_LAUNCHES:
+        missing = [t for t in REQUIRED_TAGS if t not in specs.get(kind, {})]
+        if missing:
+            yield (f"launch template tags no {kind} with {', '.join(missing)}: add a tagSpecifications entry "
+                   "with the stack's tags, or the budget's tag filter misses its cost")
+
+
+ACCESS_POLICY_ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+CI_ACCESS = {"AmazonEKSViewPolicy": "read-only access for previews and drift checks",
+             "AmazonEKSClusterAdminPolicy": "admin access for deploys"}
+
+
+def _ci_access(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyResource]]:
+    for cluster in of_type(resources, CLUSTER):
+        granted = {str(a.props.get("policyArn", "")).rsplit("/", 1)[-1]
+                   for a in of_type(resources, ACCESS_POLICY_ASSOCIATION)
+                   if cluster.urn in targets(a, "clusterName")
+                   and (a.props.get("accessScope") or {}).get("type") == "cluster"}
+        for policy, purpose in CI_ACCESS.items():
+            if policy not in granted:
+                yield (f"EKS cluster {cluster.name} grants no role {policy} ({purpose}); set "
+                       "hoist:cluster.ci_preview_role_arn and ci_deploy_role_arn"), cluster
+
+
 POLICIES = (
     resource_policy("eks-endpoint-private", "The EKS API is private, or public only to named CIDRs",
                     ("CKV_AWS_38", "CKV_AWS_39", "SecurityHub:EKS.1"), (CLUSTER,), _endpoint),
@@ -129,6 +159,10 @@ POLICIES = (
                     _ami_pinned),
     resource_policy("nodes-encrypted-volumes", "Node volumes are encrypted", ("CKV_AWS_8",),
                     (LAUNCH_TEMPLATE, NODE_CLASS), _encrypted_volumes),
+    stack_policy("eks-ci-access", "CI roles can read the cluster (previews, drift) and administer it (deploys)", (),
+                 _ci_access),
+    resource_policy("nodes-tagged", "Instances and volumes launched from a template carry the stack's tags", (),
+                    (LAUNCH_TEMPLATE,), _launches_tagged),
     resource_policy("pod-identity-trust", "Pod Identity roles trust only this account's pods, only to assume", (),
                     (ROLE,), _pod_identity_trust),
 )

@@ -8,7 +8,8 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs
 
-from policy.common import PROD, as_list, decoded, environment, of_type, resource_policy, stack_policy
+from infra import catalog
+from policy.common import PROD, as_list, decoded, environment, of_type, resource_policy, stack_policy, targets
 
 MODEL = "aws:sagemaker/model:Model"
 ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
@@ -27,8 +28,14 @@ def _isolated(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterabl
 
 
 def _encrypted(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
-    if not props.get("kmsKeyArn"):
-        yield "the endpoint configuration must encrypt its volumes with the stack's KMS key (kmsKeyArn)"
+    types = [str(v.get("instanceType", "")) for v in as_list(props.get("productionVariants"))]
+    local = [t for t in types if catalog.has_local_nvme(t)]
+    if local and props.get("kmsKeyArn"):
+        yield (f"kmsKeyArn encrypts no local storage and CreateEndpointConfig refuses it: "
+               f"{catalog.storage_encryption(local[0])}")
+    elif not local and not props.get("kmsKeyArn"):
+        yield (f"the endpoint configuration must encrypt its volumes with the stack's KMS key (kmsKeyArn): "
+               f"{catalog.storage_encryption(types[0] if types else 'its instance type')}")
     capture = props.get("dataCaptureConfig")
     if capture and not capture.get("kmsKeyId"):
         yield "captured data must be encrypted with the stack's KMS key (dataCaptureConfig.kmsKeyId)"
@@ -81,10 +88,25 @@ def _alarms_bound(resources: list[PolicyResource]) -> Iterable[tuple[str, Policy
                        f"not the endpoint {name!r} it guards"), endpoint
 
 
+TOPIC = "aws:sns/topic:Topic"
+
+
+def _alarms_notify(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyResource]]:
+    encrypted = {t.urn for t in of_type(resources, TOPIC) if t.props.get("kmsMasterKeyId")}
+    for alarm in of_type(resources, ALARM):
+        if not (encrypted & targets(alarm, "alarmActions") and as_list(alarm.props.get("alarmActions"))):
+            yield (f"alarm {alarm.name} notifies nobody: set alarmActions to the stack's KMS-encrypted alerts "
+                   "topic"), alarm
+    for topic in of_type(resources, TOPIC):
+        if topic.urn not in encrypted:
+            yield f"SNS topic {topic.name} must be encrypted with the stack's KMS key (kmsMasterKeyId)", topic
+
+
 POLICIES = (
     resource_policy("sagemaker-network-isolation", "SageMaker models run network-isolated in private subnets",
                     ("CKV_AWS_370", "SecurityHub:SageMaker.5"), (MODEL,), _isolated),
-    resource_policy("sagemaker-endpoint-kms", "SageMaker endpoint configurations and data capture use the KMS key",
+    resource_policy("sagemaker-endpoint-kms", "SageMaker endpoint volumes use the KMS key where SageMaker accepts "
+                    "one (EBS; local NVMe is hardware-encrypted), and data capture always does",
                     ("CKV_AWS_98",), (ENDPOINT_CONFIG,), _encrypted),
     resource_policy("sagemaker-prod-data-capture", "Prod endpoints capture traffic for monitoring", (),
                     (ENDPOINT_CONFIG,), _captured_in_prod),
@@ -95,4 +117,6 @@ POLICIES = (
                     (ENDPOINT,), _safe_rollout),
     stack_policy("sagemaker-rollback-alarms-bound", "Rollback alarms watch the endpoint they guard", (),
                  _alarms_bound),
+    stack_policy("alarms-notify", "Alarms notify the stack's KMS-encrypted alerts topic", ("CKV_AWS_26",),
+                 _alarms_notify),
 )

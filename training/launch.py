@@ -120,6 +120,12 @@ def plan_launch(argv: Sequence[str], env: Mapping[str, str], opt_ml: Path) -> La
             settings = as_arguments(hyper.get("recipe", DEFAULT_RECIPE), defaults + overrides)
         except TrainConfigError as exc:
             raise LaunchError(f"hyperparameters.json: {exc}") from None
+        checkpoints = str(hyper.get("checkpoint_uri", ""))
+        if len(hosts) > 1 and not checkpoints.startswith("s3://"):
+            # SageMaker's /opt/ml/checkpoints sync is per node, asynchronous, and copied back only at job start:
+            # after an in-job restart other nodes would lack rank 0's files, or see its marker before their shards.
+            raise LaunchError(f"hyperparameters.json: {len(hosts)} hosts need checkpoint_uri=s3://... so that every "
+                              f"node sees one complete checkpoint; got {checkpoints or 'none (/opt/ml/checkpoints)'}")
         nproc = own.nproc or (_int(hyper["nproc"], "nproc") if "nproc" in hyper else gpus or 1)
         if "max_restarts" in hyper:
             restarts = _int(hyper["max_restarts"], "max_restarts")

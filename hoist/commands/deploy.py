@@ -30,7 +30,8 @@ def deploy(args: argparse.Namespace) -> int:
     if args.apply and shutil.which("pulumi") is None:
         raise release.DeployError(f"--apply needs the Pulumi CLI (https://www.pulumi.com/docs/install/); or run: "
                                   f"hoist deploy --stack {args.stack} --model-uri {args.model_uri} && "
-                                  f"pulumi stack select {args.stack} && pulumi up --policy-pack policy")
+                                  f"pulumi stack select {args.stack} && pulumi up --policy-pack policy "
+                                  f"--policy-pack-config <(hoist policy-config --stack {args.stack})")
     outputs = stack_outputs.load(args.stack, outputs_file=args.outputs, offline=args.offline)
     key = release.model_key(args.model_uri, outputs)
     with tempfile.TemporaryDirectory(prefix="hoist-deploy-") as tmp:

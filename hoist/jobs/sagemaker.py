@@ -7,8 +7,9 @@ against botocore's service model (``send`` does this for the processing jobs too
 
 What the job gets: the stack's training image by digest, its training role and security group in
 the private subnets, KMS on the output and (where the instance has no local NVMe) the volumes,
-encrypted traffic between instances, checkpoints synced between ``/opt/ml/checkpoints`` and the
-checkpoints bucket (so spot interruptions and restarts resume), and managed spot with a maximum wait
+encrypted traffic between instances, checkpoints written by the trainer straight to the checkpoints
+bucket (so spot interruptions and restarts, in the job or of it, resume from one complete checkpoint
+that every node sees), and managed spot with a maximum wait
 where the stack's config says so. The training settings are checked by ``training.config`` first.
 """
 
@@ -32,7 +33,6 @@ from infra.config import StackConfig
 from infra.stack_files import ConfigError
 from training.config import TrainConfigError, as_hyperparameters
 
-CHECKPOINT_DIR = "/opt/ml/checkpoints"
 INPUT_DATA = "/opt/ml/input/data"
 BASE_MODEL_CHANNEL = "base_model"
 
@@ -55,7 +55,9 @@ class SageMakerJob:
 def _create_kwargs(stack: str, cfg: StackConfig, outputs: StackOutputs, name: str, recipe: str,
                    overrides: Sequence[str], inputs: JobInputs) -> dict[str, Any]:
     jobs = cfg.training_jobs
-    settings = list(overrides)
+    # The trainer writes checkpoints straight to S3, where every node of the job sees one complete checkpoint;
+    # SageMaker's /opt/ml/checkpoints sync is per node, asynchronous, and copied back only when a job starts.
+    settings = [f"checkpoint_uri={outputs.bucket_uri('checkpoints', f'sagemaker/{name}/')}", *overrides]
     channels = []
     if inputs.data is not None:
         settings.append(f"data={inputs.data_uri(outputs)}")
@@ -102,8 +104,6 @@ def _create_kwargs(stack: str, cfg: StackConfig, outputs: StackOutputs, name: st
         "enable_network_isolation": False,
         "enable_inter_container_traffic_encryption": True,
         "enable_managed_spot_training": jobs.spot,
-        "checkpoint_config": shapes.CheckpointConfig(
-            s3_uri=outputs.bucket_uri("checkpoints", f"sagemaker/{name}/"), local_path=CHECKPOINT_DIR),
         "tags": [{"key": "hoist:stack", "value": stack}, {"key": "hoist:environment", "value": cfg.environment}],
     }
 

@@ -83,7 +83,10 @@ class StackMocks(pulumi.runtime.Mocks):
         if typ in _EC2_IDS:
             rid = f"{_EC2_IDS[typ]}-{_hex(typ + name, 17)}"
             arn = f"arn:aws:ec2:{region}:{acct}:{_EC2_IDS[typ]}/{rid}"
-            return rid, {"arn": arn, "ownerId": acct}
+            computed = {"arn": arn, "ownerId": acct}
+            if typ == "aws:ec2/vpcEndpoint:VpcEndpoint" and inputs.get("vpcEndpointType") == "Gateway":
+                computed["prefixListId"] = f"pl-{_hex(typ + name, 8)}"
+            return rid, computed
         if typ == "aws:s3/bucket:Bucket":
             return physical, {"bucket": physical, "arn": f"arn:aws:s3:::{physical}",
                               "bucketDomainName": f"{physical}.s3.amazonaws.com", "region": region}

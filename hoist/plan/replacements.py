@@ -233,6 +233,12 @@ CREATE_ONLY: dict[str, CreateOnly] = {
          "executionRoleArn": "executionRoleArn", "inferenceExecutionConfig": "inferenceExecutionConfig",
          "name": "modelName", "primaryContainer": "primaryContainer", "vpcConfig": "vpcConfig"},
         name="name"),
+    "aws:sns/topic:Topic": CreateOnly(
+        "aws-native:sns:Topic", {"fifoTopic": "fifoTopic", "name": "topicName", "namePrefix": "topicName"},
+        name="name"),
+    "aws:sns/topicPolicy:TopicPolicy": CreateOnly("aws-native:sns:TopicInlinePolicy", {"arn": "topicArn"}),
+    "aws:sns/topicSubscription:TopicSubscription": CreateOnly(
+        "aws-native:sns:Subscription", {"endpoint": "endpoint", "protocol": "protocol", "topic": "topicArn"}),
     "aws:sqs/queue:Queue": CreateOnly(
         "aws-native:sqs:Queue", {"fifoQueue": "fifoQueue", "name": "queueName", "namePrefix": "queueName"},
         name="name"),

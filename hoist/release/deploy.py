@@ -11,8 +11,10 @@ follows the rollout, and when SageMaker rolls it back restores the file and name
 
 from __future__ import annotations
 
+import json
 import shutil
 import tarfile
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -133,18 +135,28 @@ def firing_alarms(cloudwatch: Any, names: Sequence[str]) -> list[str]:
 
 
 def pulumi_up(stack: str) -> None:
-    """`pulumi up` with the policy pack, through the Automation API (it drives the Pulumi CLI)."""
+    """`pulumi up` with the policy pack and the stack's pack configuration, as every workflow runs it,
+    through the Automation API (it drives the Pulumi CLI)."""
     if shutil.which("pulumi") is None:
         raise DeployError(f"the Pulumi CLI is not installed (https://www.pulumi.com/docs/install/); to apply, run: "
-                          f"pulumi stack select {stack} && pulumi up --policy-pack policy")
+                          f"pulumi stack select {stack} && pulumi up --policy-pack policy "
+                          f"--policy-pack-config <(hoist policy-config --stack {stack})")
     from pulumi import automation
 
+    from hoist.plan.policies import pack_config
+    from infra.stack_files import load_stack
+
     selected = automation.select_stack(stack_name=stack, work_dir=str(PROJECT_ROOT))
-    try:
-        selected.up(on_output=print, policy_packs=[str(PROJECT_ROOT / "policy")])
-    except automation.CommandError as exc:
-        # A rollback makes the update fail; the endpoint's own state is read next either way.
-        print(f"hoist deploy: pulumi up failed: {str(exc).strip().splitlines()[-1]}")
+    with tempfile.TemporaryDirectory(prefix="hoist-policy-") as tmp:
+        # Without it the pack's GPU rules would judge against their defaults, not this stack's allowances.
+        config = Path(tmp) / "policy-config.json"
+        config.write_text(json.dumps(pack_config(load_stack(stack)), indent=2, sort_keys=True))
+        try:
+            selected.up(on_output=print, policy_packs=[str(PROJECT_ROOT / "policy")],
+                        policy_pack_configs=[str(config)])
+        except automation.CommandError as exc:
+            # A rollback makes the update fail; the endpoint's own state is read next either way.
+            print(f"hoist deploy: pulumi up failed: {str(exc).strip().splitlines()[-1]}")
 
 
 def apply(stack: str, cfg: StackConfig, outputs: StackOutputs, previous_text: str, *, sagemaker: Any,

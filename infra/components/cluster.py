@@ -28,6 +28,7 @@ from infra.config import ClusterConfig
 
 CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
 KARPENTER_NAMESPACE = "kube-system"
 KARPENTER_SERVICE_ACCOUNT = "karpenter"
 INTERRUPTION_EVENTS: dict[str, dict[str, Any]] = {
@@ -51,6 +52,9 @@ class GpuClusterArgs:
     account_id: pulumi.Input[str]
     region: str
     partition: pulumi.Input[str]
+    tags: dict[str, str]
+    """The stack's tags, for what EKS launches from the system nodes' template (outside the provider's
+    default tags): the budget's tag filter must see those instances and volumes."""
 
 
 def kubeconfig(cluster: str, endpoint: str, certificate: str, region: str) -> str:
@@ -109,11 +113,17 @@ class GpuCluster(pulumi.ComponentResource):
             upgrade_policy={"support_type": "STANDARD"},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
         )
-        for index, arn in enumerate(config.admin_role_arns):
-            entry = aws.eks.AccessEntry(f"{name}-admin-{index}", cluster_name=self.cluster.name, principal_arn=arn,
+        grants = [(f"{name}-admin-{index}", arn, ADMIN_POLICY) for index, arn in enumerate(config.admin_role_arns)]
+        # CI reads the in-cluster resources on every preview and drift check, and changes them on deploy.
+        if config.ci_deploy_role_arn is not None:
+            grants.append((f"{name}-ci-deploy", config.ci_deploy_role_arn, ADMIN_POLICY))
+        if config.ci_preview_role_arn is not None:
+            grants.append((f"{name}-ci-preview", config.ci_preview_role_arn, VIEW_POLICY))
+        for resource_name, arn, policy_arn in grants:
+            entry = aws.eks.AccessEntry(resource_name, cluster_name=self.cluster.name, principal_arn=arn,
                                         type="STANDARD", opts=child)
-            aws.eks.AccessPolicyAssociation(f"{name}-admin-{index}", cluster_name=self.cluster.name,
-                                            principal_arn=entry.principal_arn, policy_arn=ADMIN_POLICY,
+            aws.eks.AccessPolicyAssociation(resource_name, cluster_name=self.cluster.name,
+                                            principal_arn=entry.principal_arn, policy_arn=policy_arn,
                                             access_scope={"type": "cluster"}, opts=child)
         self.node_group = self._system_nodes(name, args, child)
         self._addons(name, args, child)
@@ -144,6 +154,8 @@ class GpuCluster(pulumi.ComponentResource):
             block_device_mappings=[{"device_name": "/dev/xvda", "ebs": {
                 "volume_size": 50, "volume_type": "gp3", "encrypted": "true", "kms_key_id": args.kms_key_arn,
                 "delete_on_termination": "true"}}],
+            tag_specifications=[{"resource_type": kind, "tags": args.tags}
+                                for kind in ("instance", "volume", "network-interface")],
             opts=child,
         )
         return aws.eks.NodeGroup(

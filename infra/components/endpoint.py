@@ -20,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
+from infra import catalog
 from infra.components.iam import document, image_pull, sagemaker_vpc_placement, service_trust
 from infra.config import EndpointConfig
 
@@ -34,6 +35,8 @@ TRAFFIC_TYPES = {"canary": "CANARY", "linear": "LINEAR", "all_at_once": "ALL_AT_
 class EndpointArgs:
     config: EndpointConfig
     endpoint_name: str
+    alerts_topic_arn: pulumi.Input[str]
+    """The stack's alerts topic; the rollback alarms notify it as well as rolling a rollout back."""
     image_uri: pulumi.Input[str]
     repository_arn: pulumi.Input[str]
     models_bucket: pulumi.Input[str]
@@ -41,6 +44,8 @@ class EndpointArgs:
     kms_key_arn: pulumi.Input[str]
     vpc_id: pulumi.Input[str]
     vpc_cidr: str
+    s3_prefix_list_id: pulumi.Input[str]
+    """The S3 gateway endpoint's prefix list: S3's addresses, reached through the endpoint, not the VPC CIDR."""
     private_subnet_ids: list[pulumi.Input[str]]
     account_id: pulumi.Input[str]
     region: str
@@ -87,7 +92,9 @@ class Endpoint(pulumi.ComponentResource):
             description="SageMaker endpoint ENIs: no inbound; HTTPS to the VPC's endpoints only",
             vpc_id=args.vpc_id,
             egress=[{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": [args.vpc_cidr],
-                     "description": "HTTPS to the VPC's interface endpoints"}],
+                     "description": "HTTPS to the VPC's interface endpoints"},
+                    {"protocol": "tcp", "from_port": 443, "to_port": 443, "prefix_list_ids": [args.s3_prefix_list_id],
+                     "description": "HTTPS to S3 through the gateway endpoint"}],
             opts=child,
         )
         self.model = aws.sagemaker.Model(
@@ -123,11 +130,12 @@ class Endpoint(pulumi.ComponentResource):
         self.endpoint_config = aws.sagemaker.EndpointConfiguration(
             f"{name}-config",
             production_variants=[variant],
-            kms_key_arn=args.kms_key_arn,
+            # The key encrypts EBS volumes only; with local NVMe (hardware-encrypted) CreateEndpointConfig fails.
+            kms_key_arn=None if catalog.has_local_nvme(config.instance_type) else args.kms_key_arn,
             data_capture_config=capture,
             opts=child,
         )
-        self.alarms = self._alarms(name, endpoint_name, config, child)
+        self.alarms = self._alarms(name, endpoint_name, config, args.alerts_topic_arn, child)
         self.endpoint = aws_native.sagemaker.Endpoint(
             f"{name}-endpoint",
             endpoint_name=endpoint_name,
@@ -171,16 +179,18 @@ class Endpoint(pulumi.ComponentResource):
         return role
 
     @staticmethod
-    def _alarms(name: str, endpoint_name: str, config: EndpointConfig,
+    def _alarms(name: str, endpoint_name: str, config: EndpointConfig, topic_arn: pulumi.Input[str],
                 child: pulumi.ResourceOptions) -> dict[str, aws.cloudwatch.MetricAlarm]:
         names = alarm_names(endpoint_name)
         dimensions = {"EndpointName": endpoint_name, "VariantName": VARIANT}
+        # A rollback is news: people hear of it through the alerts topic, and again when the alarm clears.
+        actions = [topic_arn]
         return {
             "errors": aws.cloudwatch.MetricAlarm(
                 f"{name}-5xx-errors", name=names["errors"], namespace="AWS/SageMaker",
                 metric_name="Invocation5XXErrors", dimensions=dimensions, statistic="Sum", period=60,
                 evaluation_periods=1, threshold=config.errors_5xx_alarm, comparison_operator="GreaterThanThreshold",
-                treat_missing_data="notBreaching",
+                treat_missing_data="notBreaching", alarm_actions=actions, ok_actions=actions,
                 alarm_description=f"{endpoint_name}/{VARIANT} answers 5XX errors; rolls back a rollout", opts=child),
             "latency": aws.cloudwatch.MetricAlarm(
                 f"{name}-p99-latency", name=names["latency"], namespace="AWS/SageMaker",
@@ -188,6 +198,7 @@ class Endpoint(pulumi.ComponentResource):
                 # ModelLatency is reported in microseconds.
                 evaluation_periods=3, datapoints_to_alarm=2, threshold=config.latency_p99_alarm_ms * 1000,
                 comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
+                alarm_actions=actions, ok_actions=actions,
                 alarm_description=f"{endpoint_name}/{VARIANT} p99 model latency over {config.latency_p99_alarm_ms} ms; "
                                   "rolls back a rollout", opts=child),
         }

@@ -45,6 +45,8 @@ class Network(pulumi.ComponentResource):
     private_subnets: list[aws.ec2.Subnet]
     public_subnets: list[aws.ec2.Subnet]
     endpoint_security_group: aws.ec2.SecurityGroup
+    s3_endpoint: aws.ec2.VpcEndpoint
+    """The S3 gateway endpoint; its prefix list is where security groups must allow S3 traffic."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hoist:network:Network", name, None, opts)
@@ -121,9 +123,9 @@ class Network(pulumi.ComponentResource):
 
     def _create_endpoints(self, name: str, private_route_tables: list[aws.ec2.RouteTable]) -> None:
         region = self._args.region
-        aws.ec2.VpcEndpoint(f"{name}-s3", vpc_id=self.vpc.id, service_name=f"com.amazonaws.{region}.s3",
-                            vpc_endpoint_type="Gateway", route_table_ids=[t.id for t in private_route_tables],
-                            tags={"Name": f"{name}-s3"}, opts=self._child)
+        self.s3_endpoint = aws.ec2.VpcEndpoint(
+            f"{name}-s3", vpc_id=self.vpc.id, service_name=f"com.amazonaws.{region}.s3", vpc_endpoint_type="Gateway",
+            route_table_ids=[t.id for t in private_route_tables], tags={"Name": f"{name}-s3"}, opts=self._child)
         self.endpoint_security_group = aws.ec2.SecurityGroup(
             f"{name}-endpoints",
             vpc_id=self.vpc.id,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.budget import ALERT_PUBLISHERS
 from infra.components.iam import document
 from infra.config import StorageConfig
 
@@ -87,6 +88,18 @@ class Storage(pulumi.ComponentResource):
                 "Resource": "*",
                 "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": logs_arn}},
             },
+            *(
+                {
+                    # The alerts topic is encrypted with this key; a publisher that cannot use it delivers nothing.
+                    "Sid": f"{service.split('.')[0].title()}PublishesAlerts",
+                    "Effect": "Allow",
+                    "Principal": {"Service": service},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": a.account_id}},
+                }
+                for service in ALERT_PUBLISHERS
+            ),
         )
         key = aws.kms.Key(
             name,

@@ -1,9 +1,10 @@
 """TrainingJobs: what a SageMaker training job of this stack runs with — its role and its network.
 
-The role may read the datasets bucket, read and write the checkpoints bucket (SageMaker syncs
-``/opt/ml/checkpoints`` there, and old checkpoints are pruned), write the models bucket, pull the
+The role may read the datasets bucket, read and write the checkpoints bucket (every node of a job
+writes its checkpoint shards there directly, and old checkpoints are pruned), write the models bucket, pull the
 training image, write its logs and use the stack's key; nothing else. The security group lets the
-job's instances talk to each other (NCCL, EFA) and reach the VPC's endpoints over HTTPS.
+job's instances talk to each other and reach the VPC's endpoints and S3 (through the gateway endpoint's prefix
+list) over HTTPS.
 Jobs themselves are launched by `hoist train --backend sagemaker`; they are not Pulumi resources.
 """
 
@@ -30,6 +31,8 @@ class TrainingJobsArgs:
     kms_key_arn: pulumi.Input[str]
     vpc_id: pulumi.Input[str]
     vpc_cidr: str
+    s3_prefix_list_id: pulumi.Input[str]
+    """The S3 gateway endpoint's prefix list: S3's addresses, reached through the endpoint, not the VPC CIDR."""
     account_id: pulumi.Input[str]
     region: str
     partition: pulumi.Input[str]
@@ -73,7 +76,9 @@ class TrainingJobs(pulumi.ComponentResource):
             egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "self": True,
                      "description": "instances of the same job"},
                     {"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": [args.vpc_cidr],
-                     "description": "HTTPS to the VPC's interface endpoints"}],
+                     "description": "HTTPS to the VPC's interface endpoints"},
+                    {"protocol": "tcp", "from_port": 443, "to_port": 443, "prefix_list_ids": [args.s3_prefix_list_id],
+                     "description": "HTTPS to S3 through the gateway endpoint"}],
             opts=child,
         )
         self.register_outputs({"role_arn": self.role.arn, "security_group_id": self.security_group.id})

@@ -176,7 +176,8 @@ _VARIANT_FIELDS = {"variantName": "VariantName", "modelName": "ModelName", "inst
 def _endpoint_config(r: PlannedResource) -> list[Request]:
     i = r.inputs
     params: dict[str, Any] = {
-        "EndpointConfigName": r.name, "KmsKeyId": i["kmsKeyArn"],
+        "EndpointConfigName": r.name,
+        **({"KmsKeyId": i["kmsKeyArn"]} if "kmsKeyArn" in i else {}),
         "ProductionVariants": [{api: v[key] for key, api in _VARIANT_FIELDS.items() if key in v}
                                for v in i["productionVariants"]]}
     capture = i.get("dataCaptureConfig")
@@ -248,7 +249,8 @@ def _metric_alarm(r: PlannedResource) -> list[Request]:
         "Period": i["period"], "EvaluationPeriods": i["evaluationPeriods"], "Threshold": float(i["threshold"]),
         "ComparisonOperator": i["comparisonOperator"], "TreatMissingData": i["treatMissingData"]}
     for key, api in (("statistic", "Statistic"), ("extendedStatistic", "ExtendedStatistic"),
-                     ("datapointsToAlarm", "DatapointsToAlarm")):
+                     ("datapointsToAlarm", "DatapointsToAlarm"), ("alarmActions", "AlarmActions"),
+                     ("okActions", "OKActions")):
         if key in i:
             params[api] = i[key]
     return [("cloudwatch", "PutMetricAlarm", params)]
@@ -327,7 +329,25 @@ def _launch_template(r: PlannedResource) -> list[Request]:
         "BlockDeviceMappings": [{"DeviceName": b["deviceName"], "Ebs": {
             "VolumeSize": b["ebs"]["volumeSize"], "VolumeType": b["ebs"]["volumeType"],
             "Encrypted": b["ebs"]["encrypted"] == "true", "KmsKeyId": b["ebs"]["kmsKeyId"],
-            "DeleteOnTermination": b["ebs"]["deleteOnTermination"] == "true"}} for b in i["blockDeviceMappings"]]}})]
+            "DeleteOnTermination": b["ebs"]["deleteOnTermination"] == "true"}} for b in i["blockDeviceMappings"]],
+        "TagSpecifications": [{"ResourceType": t["resourceType"],
+                               "Tags": [{"Key": k, "Value": v} for k, v in t["tags"].items()]}
+                              for t in i.get("tagSpecifications", [])]}})]
+
+
+def _topic(r: PlannedResource) -> list[Request]:
+    return [("sns", "CreateTopic", {"Name": r.name, "Attributes": {"KmsMasterKeyId": r.inputs["kmsMasterKeyId"]}})]
+
+
+def _topic_policy(r: PlannedResource) -> list[Request]:
+    json.loads(r.inputs["policy"])
+    return [("sns", "SetTopicAttributes", {"TopicArn": r.inputs["arn"], "AttributeName": "Policy",
+                                           "AttributeValue": r.inputs["policy"]})]
+
+
+def _subscription(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    return [("sns", "Subscribe", {"TopicArn": i["topic"], "Protocol": i["protocol"], "Endpoint": i["endpoint"]})]
 
 
 def _queue(r: PlannedResource) -> list[Request]:
@@ -366,7 +386,8 @@ def _budget(r: PlannedResource) -> list[Request]:
         "NotificationsWithSubscribers": [
             {"Notification": {"NotificationType": n["notificationType"], "ComparisonOperator": n["comparisonOperator"],
                               "Threshold": float(n["threshold"]), "ThresholdType": n["thresholdType"]},
-             "Subscribers": [{"SubscriptionType": "EMAIL", "Address": a} for a in n["subscriberEmailAddresses"]]}
+             "Subscribers": [{"SubscriptionType": "EMAIL", "Address": a} for a in n.get("subscriberEmailAddresses", [])]
+             + [{"SubscriptionType": "SNS", "Address": a} for a in n.get("subscriberSnsTopicArns", [])]}
             for n in i["notifications"]]})]
 
 
@@ -437,6 +458,9 @@ TRANSLATORS: dict[str, Callable[[PlannedResource], list[Request]]] = {
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": _access_policy,
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": _pod_identity,
     "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "aws:sns/topic:Topic": _topic,
+    "aws:sns/topicPolicy:TopicPolicy": _topic_policy,
+    "aws:sns/topicSubscription:TopicSubscription": _subscription,
     "aws:sqs/queue:Queue": _queue,
     "aws:sqs/queuePolicy:QueuePolicy": _queue_policy,
     "aws:cloudwatch/eventRule:EventRule": _event_rule,

@@ -141,3 +141,34 @@ def test_bad_cluster_config_is_one_line(cluster: dict[str, Any], message: str) -
     with pytest.raises(ConfigError) as error:
         parse(raw, source="stacks/Pulumi.test.yaml")
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_system_node_instances_and_volumes_carry_the_stack_tags(stack: str) -> None:
+    """The provider's default tags reach the launch template, not what EKS launches from it; the budget
+    filters on the stack tag, so instances and volumes must carry it themselves."""
+    from policy.common import REQUIRED_TAGS
+
+    (template,) = planned(stack).of_type("aws:ec2/launchTemplate:LaunchTemplate")
+    specs = {s["resourceType"]: s["tags"] for s in template.inputs.get("tagSpecifications", [])}
+    assert set(specs) == {"instance", "volume", "network-interface"}
+    for tags in specs.values():
+        assert set(REQUIRED_TAGS) <= set(tags)
+        assert tags["hoist:stack"] == stack
+
+
+def test_ci_roles_get_read_only_and_admin_access_entries(stack: str) -> None:
+    """Previews and drift checks read the in-cluster resources; deploys change them."""
+    plan, cfg = planned(stack), load_stack(stack)
+    assert cfg.cluster.ci_preview_role_arn and cfg.cluster.ci_deploy_role_arn
+    granted = {a.inputs["principalArn"]: a.inputs["policyArn"].rsplit("/", 1)[-1]
+               for a in plan.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")}
+    assert granted[cfg.cluster.ci_preview_role_arn] == "AmazonEKSViewPolicy"
+    assert granted[cfg.cluster.ci_deploy_role_arn] == "AmazonEKSClusterAdminPolicy"
+
+
+def test_one_role_named_twice_is_a_config_error() -> None:
+    role = "arn:aws:iam::111122223333:role/hoist-ci"
+    raw = {**read_stack_file(stack_file("dev")), "cluster": {"ci_deploy_role_arn": role, "ci_preview_role_arn": role}}
+    with pytest.raises(ConfigError, match="named twice") as error:
+        parse(raw, source="stacks/Pulumi.test.yaml")
+    assert "\n" not in str(error.value)

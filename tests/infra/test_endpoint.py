@@ -9,6 +9,7 @@ from typing import Any
 from hoist.outputs import StackOutputs
 from hoist.plan import cost
 from hoist.plan.recording import Plan, PlannedResource
+from infra import catalog
 from infra.stack_files import load_stack
 from tests.conftest import planned
 
@@ -74,7 +75,11 @@ def test_endpoint_config_is_auto_named_encrypted_with_a_fixed_variant(stack: str
     assert variant["instanceType"] == cfg.endpoint.instance_type
     assert variant["initialInstanceCount"] == cfg.endpoint.min_instances
     assert variant["containerStartupHealthCheckTimeoutInSeconds"] == cfg.endpoint.startup_health_check_timeout_s
-    assert config.inputs["kmsKeyArn"] == StackOutputs.model_validate(plan.outputs).kms_key_arn
+    # CreateEndpointConfig fails with a KmsKeyId on an instance type with local NVMe (encrypted by the hardware).
+    if catalog.has_local_nvme(cfg.endpoint.instance_type):
+        assert "kmsKeyArn" not in config.inputs
+    else:
+        assert config.inputs["kmsKeyArn"] == StackOutputs.model_validate(plan.outputs).kms_key_arn
     capture = config.inputs.get("dataCaptureConfig")
     if cfg.endpoint.data_capture_percent:
         assert capture is not None

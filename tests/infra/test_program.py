@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from typing import Any
 
@@ -92,14 +93,15 @@ def test_flow_logs_go_to_an_encrypted_log_group(stack: str) -> None:
     assert group.inputs["retentionInDays"] == load_stack(stack).network.flow_log_retention_days
 
 
-def test_key_policy_lets_only_the_account_and_cloudwatch_logs_use_the_key(stack: str) -> None:
-    import json
-
+def test_key_policy_lets_only_the_account_cloudwatch_and_budgets_use_the_key(stack: str) -> None:
     key = one(planned(stack), "aws:kms/key:Key")
     account = load_stack(stack).allowed_account_ids[0]
     policy = json.loads(key.inputs["policy"])
     principals = [s["Principal"] for s in policy["Statement"]]
-    assert principals == [{"AWS": f"arn:aws:iam::{account}:root"}, {"Service": "logs.us-east-1.amazonaws.com"}]
+    assert principals == [{"AWS": f"arn:aws:iam::{account}:root"}, {"Service": "logs.us-east-1.amazonaws.com"},
+                          {"Service": "cloudwatch.amazonaws.com"}, {"Service": "budgets.amazonaws.com"}]
+    # The alerts topic's publishers may use the key only on this account's behalf.
+    assert all(s["Condition"] == {"StringEquals": {"aws:SourceAccount": account}} for s in policy["Statement"][2:])
     assert key.inputs["enableKeyRotation"] is True
 
 
@@ -179,3 +181,38 @@ def test_protect_stateful_transformation_directly() -> None:
     assert result.opts.protect is True and result.opts.retain_on_delete is True
     assert result.props == {"a": 1}
     assert protect_stateful(args("aws:ec2/vpc:Vpc")) is None
+
+
+def test_sagemaker_security_groups_reach_s3_through_the_gateway_prefix_list(stack: str) -> None:
+    """SageMaker's VPC documentation for hosting, training and processing: S3 goes through the gateway
+    endpoint, whose addresses are the S3 prefix list's public ranges, not the VPC CIDR."""
+    plan = planned(stack)
+    (s3,) = [e for e in plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if e.inputs["vpcEndpointType"] == "Gateway"]
+    groups = [g for g in plan.of_type("aws:ec2/securityGroup:SecurityGroup")
+              if g.name.endswith(("-endpoint", "-training-job"))]
+    assert len(groups) == (2 if load_stack(stack).endpoint is not None else 1)
+    for group in groups:
+        https = [r for r in group.inputs["egress"] if r["protocol"] == "tcp" and r["fromPort"] <= 443 <= r["toPort"]]
+        assert any(str(pl).startswith("pl-") for r in https for pl in r.get("prefixListIds", [])), group.name
+        assert s3.urn in group.property_dependencies["egress"], group.name
+
+
+def test_alarms_and_the_budget_publish_to_the_stacks_encrypted_alerts_topic(stack: str) -> None:
+    plan, cfg = planned(stack), load_stack(stack)
+    topic = one(plan, "aws:sns/topic:Topic")
+    key = one(plan, "aws:kms/key:Key")
+    assert key.urn in topic.property_dependencies["kmsMasterKeyId"]
+    emails = sorted(s.inputs["endpoint"] for s in plan.of_type("aws:sns/topicSubscription:TopicSubscription")
+                    if s.inputs["protocol"] == "email")
+    assert emails == sorted(cfg.budget.alert_emails)
+    alarms = plan.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert len(alarms) == (2 if cfg.endpoint is not None else 0)
+    for alarm in alarms:
+        assert topic.urn in alarm.property_dependencies["alarmActions"], alarm.name
+    budget = one(plan, "aws:budgets/budget:Budget")
+    assert topic.urn in budget.property_dependencies["notifications"]
+    # CloudWatch and Budgets publish to an encrypted topic only if the key lets them use it.
+    key_policy = json.loads(key.inputs["policy"])
+    services = {s["Principal"].get("Service") for s in key_policy["Statement"]
+                if "kms:GenerateDataKey*" in s["Action"] and "kms:Decrypt" in s["Action"]}
+    assert {"cloudwatch.amazonaws.com", "budgets.amazonaws.com"} <= services

@@ -146,6 +146,7 @@ MUTATIONS: dict[str, tuple[str, str, str, Mutation]] = {
                                set_input("retainAllVariantProperties", False)),
     "sagemaker-rollback-alarms-bound": ("prod", "aws:cloudwatch/metricAlarm:MetricAlarm", "latency",
                                         set_input("dimensions.EndpointName", "hoist-staging")),
+    "alarms-notify": ("staging", "aws:cloudwatch/metricAlarm:MetricAlarm", "5xx", set_input("alarmActions", [])),
     "eks-endpoint-private": ("prod", "aws:eks/cluster:Cluster", "", set_input("vpcConfig.endpointPublicAccess", True)),
     "eks-secrets-encrypted": ("dev", "aws:eks/cluster:Cluster", "", set_input("encryptionConfig.resources", [])),
     "eks-control-plane-logs": ("staging", "aws:eks/cluster:Cluster", "",
@@ -156,6 +157,8 @@ MUTATIONS: dict[str, tuple[str, str, str, Mutation]] = {
     "nodes-no-ssh": ("staging", "aws:eks/nodeGroup:NodeGroup", "", set_input("remoteAccess", {"ec2SshKey": "ops"})),
     "nodes-encrypted-volumes": ("prod", "aws:ec2/launchTemplate:LaunchTemplate", "",
                                 set_input("blockDeviceMappings.0.ebs.encrypted", "false")),
+    "eks-ci-access": ("staging", "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "ci-preview", remove),
+    "nodes-tagged": ("dev", "aws:ec2/launchTemplate:LaunchTemplate", "", set_input("tagSpecifications.1.tags", {})),
     "nodes-no-public-ip": ("prod", NODE_CLASS, "h100", set_input("spec.associatePublicIPAddress", True)),
     "nodes-ami-pinned": ("staging", NODE_CLASS, "", set_input("spec.amiSelectorTerms.0.alias", "al2023@latest")),
     "gpu-instance-types-allowed": ("dev", NODE_POOL, "", set_input("spec.template.spec.requirements.0.values",
@@ -169,6 +172,8 @@ MUTATIONS: dict[str, tuple[str, str, str, Mutation]] = {
     "vpc-flow-logs": ("prod", "aws:ec2/flowLog:FlowLog", "", set_input("trafficType", "REJECT")),
     "vpc-default-sg-closed": ("dev", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "",
                               set_input("ingress", [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}])),
+    "sagemaker-s3-egress": ("staging", "aws:ec2/securityGroup:SecurityGroup", "training-job",
+                            set_input("egress", [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}])),
     "logs-kms": ("staging", "aws:cloudwatch/logGroup:LogGroup", "", set_input("kmsKeyId", REMOVE)),
     "aws-account-pinned": ("prod", "pulumi:providers:aws", "", set_input("allowedAccountIds", "[]")),
     "required-tags": ("dev", "pulumi:providers:aws", "", edit_json("defaultTags", _drop_tag("cost-center"))),
@@ -224,3 +229,17 @@ def test_missing_provider_trips_required_tags() -> None:
     plan = mutate(planned("dev"), "aws:ecr/repository:Repository", lambda r: dataclasses.replace(r, provider=""),
                   "training")
     assert evaluate(plan).tripped() == {"required-tags"}
+
+
+def test_an_unencrypted_alerts_topic_trips_alarms_notify() -> None:
+    plan = mutate(planned("dev"), "aws:sns/topic:Topic", set_input("kmsMasterKeyId", REMOVE))
+    assert evaluate(plan).tripped() == {"alarms-notify"}
+
+
+def test_a_key_on_a_local_nvme_endpoint_trips_the_endpoint_kms_policy() -> None:
+    """Prod serves on ml.g5 (local NVMe, hardware-encrypted): CreateEndpointConfig fails with a KmsKeyId."""
+    plan = mutate(planned("prod"), "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
+                  set_input("kmsKeyArn", "arn:aws:kms:us-east-1:777788889999:key/k"))
+    report = evaluate(plan)
+    assert report.tripped() == {"sagemaker-endpoint-kms"}
+    assert "local NVMe, encrypted by the instance's hardware" in report.violations[0].message

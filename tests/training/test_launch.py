@@ -47,7 +47,8 @@ def _opt_ml(root: Path, hosts: list[str], current: str, hyper: dict[str, str]) -
 
 def test_sagemaker_two_hosts_ignores_train_and_maps_hyperparameters(tmp_path: Path) -> None:
     root = _opt_ml(tmp_path, ["algo-2", "algo-1"], "algo-2",
-                   {"recipe": "cpu_debug", "steps": "50", "nproc": "4", "max_restarts": "2"})
+                   {"recipe": "cpu_debug", "steps": "50", "nproc": "4", "max_restarts": "2",
+                    "checkpoint_uri": "s3://ckpt/sagemaker/job/"})
     plan = plan_launch(["train"], {}, root)
     assert (plan.platform, plan.nnodes, plan.node_rank, plan.master_addr, plan.nproc_per_node,
             plan.max_restarts) == ("sagemaker", 2, 1, "algo-1", 4, 2)
@@ -66,6 +67,23 @@ def test_sagemaker_two_hosts_ignores_train_and_maps_hyperparameters(tmp_path: Pa
 def test_bad_platform_variables_are_one_line(env: dict[str, str], message: str) -> None:
     with pytest.raises(LaunchError, match=message):
         plan_launch([], env, NO_OPT_ML)
+
+
+@pytest.mark.parametrize("checkpoint", [None, "/opt/ml/checkpoints", "/tmp/ckpt"])
+def test_multi_node_sagemaker_checkpoints_must_go_straight_to_s3(tmp_path: Path, checkpoint: str | None) -> None:
+    """SageMaker copies /opt/ml/checkpoints to S3 asynchronously and back only when a job starts. After an
+    in-job restart (torchrun --max-restarts) the other nodes lack rank 0's .metadata and latest, and rank 0's
+    completeness marker can reach S3 before their shards: every node must read and write one s3:// prefix."""
+    hyper = {"recipe": "cpu_debug"} | ({"checkpoint_uri": checkpoint} if checkpoint else {})
+    root = _opt_ml(tmp_path, ["algo-1", "algo-2"], "algo-1", hyper)
+    with pytest.raises(LaunchError, match="2 hosts need checkpoint_uri=s3://") as error:
+        plan_launch(["train"], {}, root)
+    assert "\n" not in str(error.value)
+
+
+def test_single_node_sagemaker_may_checkpoint_locally(tmp_path: Path) -> None:
+    root = _opt_ml(tmp_path, ["algo-1"], "algo-1", {"recipe": "cpu_debug"})
+    assert f"checkpoint_uri={root / 'checkpoints'}" in plan_launch(["train"], {}, root).train_args
 
 
 def test_sagemaker_current_host_must_be_listed(tmp_path: Path) -> None:

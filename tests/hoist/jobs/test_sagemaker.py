@@ -45,15 +45,17 @@ def test_dry_run_request_uses_the_stacks_image_role_network_and_buckets(stack: s
     assert params["RoleArn"] == outputs.training_jobs.role_arn
     assert params["VpcConfig"] == {"SecurityGroupIds": [outputs.training_jobs.security_group_id],
                                    "Subnets": outputs.private_subnet_ids}
-    assert params["HyperParameters"] == {"recipe": cfg.training_jobs.recipe, "steps": "100"}
+    # Every node reads and writes one S3 prefix (no /opt/ml/checkpoints copy), so a restart inside the job
+    # finds the complete checkpoint on every node.
+    checkpoints = f"s3://{outputs.buckets['checkpoints'].name}/sagemaker/{request.name}/"
+    assert params["HyperParameters"] == {"recipe": cfg.training_jobs.recipe, "steps": "100",
+                                         "checkpoint_uri": checkpoints}
     assert params["ResourceConfig"]["InstanceType"] == cfg.training_jobs.instance_type
     assert params["ResourceConfig"]["InstanceCount"] == cfg.training_jobs.instance_count
     assert params["OutputDataConfig"] == {
         "S3OutputPath": f"s3://{outputs.buckets['models'].name}/sagemaker/{request.name}/",
         "KmsKeyId": outputs.kms_key_arn}
-    assert params["CheckpointConfig"] == {
-        "S3Uri": f"s3://{outputs.buckets['checkpoints'].name}/sagemaker/{request.name}/",
-        "LocalPath": "/opt/ml/checkpoints"}
+    assert "CheckpointConfig" not in params
     assert params["EnableInterContainerTrafficEncryption"] is True
     assert params["EnableManagedSpotTraining"] is cfg.training_jobs.spot
     stopping = params["StoppingCondition"]
@@ -80,7 +82,8 @@ def test_cli_dry_run_prints_the_request(capsys: pytest.CaptureFixture[str]) -> N
     captured = capsys.readouterr()
     request = json.loads(captured.out)
     assert request["ResourceConfig"] == {"InstanceCount": 2, "InstanceType": "ml.p5.48xlarge", "VolumeSizeInGB": 500}
-    assert request["HyperParameters"] == {"recipe": "gpu_single_node"}
+    assert request["HyperParameters"]["recipe"] == "gpu_single_node"
+    assert request["HyperParameters"]["checkpoint_uri"].startswith("s3://")
     assert "nothing was sent" in captured.err
 
 

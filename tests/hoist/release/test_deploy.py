@@ -194,3 +194,24 @@ def test_a_successful_rollout_keeps_the_promotion(dev: tuple[Path, StackOutputs]
     cfg = load_stack("dev")
     assert cfg.endpoint is not None and cfg.endpoint.model_key == "runs/good/model.tar.gz"
 
+
+
+def test_pulumi_up_runs_the_pack_with_the_stacks_policy_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every workflow passes `--policy-pack-config`; `hoist deploy --apply` must too, or the pack runs unconfigured."""
+    from pulumi import automation
+
+    from hoist.plan.policies import pack_config
+
+    seen: dict[str, Any] = {}
+
+    class Selected:
+        def up(self, **kwargs: Any) -> None:
+            seen.update(kwargs)
+            (path,) = kwargs.get("policy_pack_configs") or [None]
+            seen["config"] = json.loads(Path(path).read_text()) if path else None
+
+    monkeypatch.setattr("shutil.which", lambda _: "/usr/bin/pulumi")
+    monkeypatch.setattr(automation, "select_stack", lambda **_: Selected())
+    deploy.pulumi_up("staging")
+    assert seen["policy_packs"] == [str(stack_files.PROJECT_ROOT / "policy")]
+    assert seen["config"] == pack_config(load_stack("staging"))
