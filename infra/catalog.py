@@ -268,3 +268,58 @@ ACTIONS: dict[str, Pin] = {
 }
 """Third-party GitHub Actions the workflows use, by full commit SHA (a tag can be moved; a SHA cannot).
 The workflows name each SHA with its tag in a comment; a test keeps both equal to this table."""
+
+
+# --- LLM endpoints ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class InferenceAmi:
+    """A SageMaker inference AMI version (ProductionVariant.InferenceAmiVersion) and its NVIDIA stack."""
+
+    driver: int
+    cuda: tuple[int, int]
+    """The newest CUDA the driver runs natively."""
+
+
+INFERENCE_AMIS_SOURCE = ("botocore 1.44 SageMaker model, ProductionVariant.InferenceAmiVersion: \"The AMI version "
+                         "names, and their configurations, are the following: ... al2023-ami-sagemaker-inference-"
+                         "gpu-4-1 Accelerator: GPU NVIDIA driver version: 580 CUDA version: 13.0\"; "
+                         "https://docs.aws.amazon.com/sagemaker/latest/dg/inference-gpu-drivers.html")
+INFERENCE_AMIS: dict[str, InferenceAmi] = {
+    "al2-ami-sagemaker-inference-gpu-2": InferenceAmi(driver=535, cuda=(12, 2)),
+    "al2-ami-sagemaker-inference-gpu-2-1": InferenceAmi(driver=535, cuda=(12, 2)),
+    "al2-ami-sagemaker-inference-gpu-3-1": InferenceAmi(driver=550, cuda=(12, 4)),
+    "al2023-ami-sagemaker-inference-gpu-4-1": InferenceAmi(driver=580, cuda=(13, 0)),
+}
+"""INFERENCE_AMIS_SOURCE, read 2026-12-01. Without an override SageMaker's default driver is 470 or 535
+(CUDA 11.4 / 12.2) on most families: too old for the engine below."""
+
+LLM_ENGINE_CUDA = Pin(value="12.9", source="vLLM docker/Dockerfile, ARG CUDA_VERSION of the release pinned as "
+                                           "PINS['llm-engine-image'] (CUDA 12.9.1); re-check when the pin moves",
+                      as_of=dt.date(2026, 12, 1))
+"""The CUDA runtime the engine image is built with; the host's driver must run it natively."""
+
+
+def inference_ami_for(cuda: str = LLM_ENGINE_CUDA.value) -> str:
+    """The oldest inference AMI whose driver runs ``cuda`` natively (the least change under the engine)."""
+    major, minor = (int(part) for part in cuda.split(".")[:2])
+    fitting = [(ami.driver, name) for name, ami in INFERENCE_AMIS.items() if ami.cuda >= (major, minor)]
+    if not fitting:
+        raise ValueError(f"no SageMaker inference AMI runs CUDA {cuda}; newest: "
+                         f"{max(INFERENCE_AMIS.values(), key=lambda a: a.cuda).cuda}")
+    return min(fitting)[1]
+
+
+STARTUP_TIMEOUT_RANGE_S = (60, 3600)
+"""ProductionVariant ContainerStartupHealthCheckTimeoutInSeconds and ModelDataDownloadTimeoutInSeconds:
+"Valid Range: Minimum value of 60. Maximum value of 3600." (botocore model; the same range in
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariant.html)."""
+MODEL_DOWNLOAD_MB_S = 200
+"""A conservative floor for SageMaker's copy of an uncompressed S3 prefix onto the instance's volume
+(one instance, many objects in parallel); a slower copy would rather time out than hang."""
+MODEL_LOAD_MB_S = 500
+"""A conservative floor for vLLM reading safetensors from local storage into GPU memory."""
+DOWNLOAD_MARGIN_S = 120
+"""Listing the prefix and starting the copy."""
+ENGINE_WARMUP_S = 300
+"""vLLM's start before weights load and after: workers, KV-cache profiling, CUDA graph capture."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import posixpath
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -93,8 +94,7 @@ class Endpoint(pulumi.ComponentResource):
         self.model = aws.sagemaker.Model(
             f"{name}-model",
             execution_role_arn=self.role.arn,
-            primary_container={"image": args.image_uri, "mode": "SingleModel", "model_data_url": pulumi.Output.format(
-                "s3://{0}/{1}", args.models_bucket, config.model_key)},
+            primary_container=self._container(args),
             # The container reaches no network at all; SageMaker itself fetches the image and the model.
             enable_network_isolation=True,
             vpc_config={"subnets": args.private_subnet_ids, "security_group_ids": [security_group.id]},
@@ -105,9 +105,11 @@ class Endpoint(pulumi.ComponentResource):
             "model_name": self.model.name,
             "instance_type": config.instance_type,
             "initial_instance_count": config.min_instances,
-            "container_startup_health_check_timeout_in_seconds": config.startup_health_check_timeout_s,
-            "model_data_download_timeout_in_seconds": config.startup_health_check_timeout_s,
+            "container_startup_health_check_timeout_in_seconds": config.model_data_timeouts_s[1],
+            "model_data_download_timeout_in_seconds": config.model_data_timeouts_s[0],
         }
+        if config.inference_ami_version is not None:
+            variant["inference_ami_version"] = config.inference_ami_version
         capture: aws.sagemaker.EndpointConfigurationDataCaptureConfigArgsDict | None = None
         if config.data_capture_percent:
             capture = {
@@ -149,6 +151,18 @@ class Endpoint(pulumi.ComponentResource):
         self._dashboard(name, endpoint_name, args.region)
         self.register_outputs({"endpoint_name": endpoint_name})
 
+    @staticmethod
+    def _container(args: EndpointArgs) -> aws.sagemaker.ModelPrimaryContainerArgsDict:
+        config = args.config
+        uri = pulumi.Output.format("s3://{0}/{1}", args.models_bucket, config.model_key)
+        if config.llm is None:
+            return {"image": args.image_uri, "mode": "SingleModel", "model_data_url": uri}
+        # An LLM is an uncompressed prefix: SageMaker copies its objects into /opt/ml/model as they are,
+        # with no tar.gz to build or extract (the slowest step for tens of GB).
+        return {"image": args.image_uri, "mode": "SingleModel", "environment": config.llm.environment(),
+                "model_data_source": {"s3_data_sources": [{"s3_uri": uri, "s3_data_type": "S3Prefix",
+                                                            "compression_type": "None"}]}}
+
     def _role(self, name: str, args: EndpointArgs, child: pulumi.ResourceOptions) -> aws.iam.Role:
         role = aws.iam.Role(f"{name}-endpoint", assume_role_policy=service_trust("sagemaker.amazonaws.com",
                                                                                  args.account_id), opts=child)
@@ -159,6 +173,7 @@ class Endpoint(pulumi.ComponentResource):
             *image_pull("PullServingImage", args.repository_arn),
             {"Sid": "ReadModel", "Effect": "Allow", "Action": "s3:GetObject",
              "Resource": pulumi.Output.format("{0}/{1}/*", args.models_bucket_arn, prefix)},
+            *self._list_model(args, prefix),
             {"Sid": "WriteDataCapture", "Effect": "Allow", "Action": "s3:PutObject",
              "Resource": pulumi.Output.format("{0}/{1}/{2}/*", args.models_bucket_arn, DATA_CAPTURE_PREFIX,
                                               args.endpoint_name)},
@@ -169,6 +184,14 @@ class Endpoint(pulumi.ComponentResource):
             sagemaker_vpc_placement(),
         ), opts=child)
         return role
+
+    @staticmethod
+    def _list_model(args: EndpointArgs, prefix: str) -> list[dict[str, Any]]:
+        """An S3Prefix model is listed before it is copied: the role may list that prefix and no other."""
+        if args.config.engine != "vllm":
+            return []
+        return [{"Sid": "ListModel", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": args.models_bucket_arn,
+                 "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/", f"{prefix}/*"]}}}]
 
     @staticmethod
     def _alarms(name: str, endpoint_name: str, config: EndpointConfig,
