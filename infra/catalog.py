@@ -323,3 +323,46 @@ DOWNLOAD_MARGIN_S = 120
 """Listing the prefix and starting the copy."""
 ENGINE_WARMUP_S = 300
 """vLLM's start before weights load and after: workers, KV-cache profiling, CUDA graph capture."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostingGpus:
+    """The GPUs of a SageMaker hosting instance type, for LLM sizing."""
+
+    gpus: int
+    gpu_model: str
+    gpu_memory_gb: float
+    """Per GPU, as AWS lists it."""
+    interconnect: str
+    """How the GPUs talk for tensor parallelism: 'NVSwitch' (NVLink all-to-all) or 'PCIe'."""
+    nvme_gb: int
+    """Local NVMe instance storage, where SageMaker places the model."""
+
+
+HOSTING_GPUS_SOURCE = ("AWS EC2 accelerated computing instance specifications (G5, G6, G6e, P4, P5, P6 pages); "
+                       "the ml. type is the same hardware")
+HOSTING_GPUS_AS_OF = dt.date(2026, 12, 1)
+
+
+def _family(prefix: str, model: str, memory: float, link: str,
+            rows: dict[str, tuple[int, int]]) -> dict[str, HostingGpus]:
+    return {f"ml.{prefix}.{size}": HostingGpus(gpus=gpus, gpu_model=model, gpu_memory_gb=memory, interconnect=link,
+                                               nvme_gb=nvme) for size, (gpus, nvme) in rows.items()}
+
+
+_G_SIZES = {"xlarge": (1, 250), "2xlarge": (1, 450), "4xlarge": (1, 600), "8xlarge": (1, 900), "16xlarge": (1, 1900),
+            "12xlarge": (4, 3800), "24xlarge": (4, 3800), "48xlarge": (8, 7600)}
+SAGEMAKER_HOSTING_GPUS: dict[str, HostingGpus] = {
+    **_family("g5", "A10G", 24, "PCIe", _G_SIZES),
+    **_family("g6", "L4", 24, "PCIe",
+              {**_G_SIZES, "12xlarge": (4, 3760), "24xlarge": (4, 3760), "48xlarge": (8, 7520)}),
+    **_family("g6e", "L40S", 48, "PCIe", _G_SIZES),
+    **_family("p4d", "A100-40GB", 40, "NVSwitch", {"24xlarge": (8, 8000)}),
+    **_family("p4de", "A100-80GB", 80, "NVSwitch", {"24xlarge": (8, 8000)}),
+    **_family("p5", "H100", 80, "NVSwitch", {"4xlarge": (1, 3840), "48xlarge": (8, 30720)}),
+    **_family("p5e", "H200", 141, "NVSwitch", {"48xlarge": (8, 30720)}),
+    **_family("p5en", "H200", 141, "NVSwitch", {"48xlarge": (8, 30720)}),
+    **_family("p6-b200", "B200", 179, "NVSwitch", {"48xlarge": (8, 30720)}),
+}
+"""HOSTING_GPUS_SOURCE as of HOSTING_GPUS_AS_OF. Hourly prices are in SAGEMAKER_HOSTING_USD_PER_HOUR
+where the catalog has them; a type without one can be sized but not costed (or used by a stack)."""

@@ -104,3 +104,44 @@ def check_fit(needed: Need, *, tp: int, gpu_memory_gb: float, gpu_memory_utiliza
         raise SizingError(f"does not fit: needs {needed.total / GB:.1f} GB (weights {needed.weights / GB:.1f} GB + "
                           f"KV cache {needed.kv_per_token * needed.tokens / GB:.1f} GB), {tp} GPU(s) give "
                           f"{available / GB:.1f} GB at gpu_memory_utilization {gpu_memory_utilization}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fit:
+    instance_type: str
+    tensor_parallel_size: int
+    gpus: int
+    usable_gb: float
+    needed_gb: float
+    monthly_usd: float | None
+    """None where the catalog has no price for the type."""
+    warning: str | None
+
+
+def fits(needed: Need, shape: ModelShape, *, gpu_memory_utilization: float) -> list[Fit]:
+    """Every catalogued SageMaker GPU type and smallest TP degree that holds ``needed``, cheapest first."""
+    from infra import catalog  # the catalog is data; sizing's arithmetic stands without it
+
+    found: list[Fit] = []
+    for instance_type, facts in catalog.SAGEMAKER_HOSTING_GPUS.items():
+        for tp in (1, 2, 4, 8):
+            try:
+                check_tensor_parallel(shape, tp, facts.gpus)
+                check_fit(needed, tp=tp, gpu_memory_gb=facts.gpu_memory_gb,
+                          gpu_memory_utilization=gpu_memory_utilization)
+            except SizingError:
+                continue
+            price = catalog.SAGEMAKER_HOSTING_USD_PER_HOUR.get(instance_type)
+            found.append(Fit(instance_type=instance_type, tensor_parallel_size=tp, gpus=facts.gpus,
+                             usable_gb=tp * facts.gpu_memory_gb * gpu_memory_utilization, needed_gb=needed.total / GB,
+                             monthly_usd=None if price is None else price * catalog.HOURS_PER_MONTH,
+                             warning=pcie_warning(facts.interconnect, tp)))
+            break
+    return sorted(found, key=lambda f: (f.monthly_usd is None, f.monthly_usd or 0.0, f.instance_type))
+
+
+def pcie_warning(interconnect: str, tp: int) -> str | None:
+    if tp > 1 and interconnect == "PCIe":
+        return (f"tensor parallelism over PCIe ({tp} GPUs): every layer's all-reduce crosses PCIe; expect slower "
+                "tokens than NVLink types, or use one larger GPU")
+    return None

@@ -13,6 +13,7 @@ from infra.sizing import (
     SizingError,
     check_fit,
     check_tensor_parallel,
+    fits,
     kv_bytes_per_token,
     need,
     weight_bytes,
@@ -100,6 +101,11 @@ def test_fit_is_refused_exactly_when_the_need_exceeds_the_usable_memory(weights:
                        gpu_memory_utilization=0.9),
      "does not fit: needs 157.2 GB (weights 140.0 GB + KV cache 17.2 GB), 1 GPU(s) give 72.0 GB at "
      "gpu_memory_utilization 0.9"),
+    # The weights alone fit; with the cache for 16 sequences of 8192 tokens they do not.
+    (lambda: check_fit(need(shape=ModelShape.from_config(LLAMA_3_8B), parameters=30 * 10**9, dtype="bfloat16",
+                            quantization=None, max_model_len=8192, concurrency=16), tp=1, gpu_memory_gb=80,
+                       gpu_memory_utilization=0.9),
+     "does not fit: needs 77.2 GB (weights 60.0 GB + KV cache 17.2 GB)"),
     (lambda: weight_bytes(10, "int3"), "weights stored as 'int3'; allowed:"),
     (lambda: ModelShape.from_config({"hidden_size": 8}), "config.json: no num_attention_heads"),
 ])
@@ -108,3 +114,27 @@ def test_refusals_are_one_line(call: object, says: str) -> None:
         call()  # type: ignore[operator]
     assert "\n" not in str(caught.value)
     assert str(caught.value).startswith(says)
+
+
+def test_fits_name_the_smallest_tp_per_instance_and_warn_over_pcie() -> None:
+    shape = ModelShape.from_config(LLAMA_3_8B)
+    needed = need(shape=shape, parameters=70 * 10**9, dtype="bfloat16", quantization=None, max_model_len=4096,
+                  concurrency=4)  # 140 GB of weights + 2.1 GB of cache: just inside two H100s at 0.9
+    by_type = {f.instance_type: f for f in fits(needed, shape, gpu_memory_utilization=0.9)}
+    assert "ml.g5.xlarge" not in by_type and "ml.p5.4xlarge" not in by_type
+    assert by_type["ml.p5.48xlarge"].tensor_parallel_size == 2
+    assert by_type["ml.p5e.48xlarge"].tensor_parallel_size == 2
+    assert by_type["ml.g6e.48xlarge"].tensor_parallel_size == 4
+    assert by_type["ml.g6e.48xlarge"].warning is not None and "PCIe" in by_type["ml.g6e.48xlarge"].warning
+    assert by_type["ml.p5.48xlarge"].warning is None
+    for fit in by_type.values():
+        assert fit.needed_gb <= fit.usable_gb
+
+
+def test_catalog_gpu_types_are_sagemaker_hosting_types() -> None:
+    from infra import aws_shapes, catalog
+    assert set(catalog.SAGEMAKER_HOSTING_GPUS) <= aws_shapes.sagemaker_endpoint_instance_types()
+    assert {"ml.p5.4xlarge", "ml.p5en.48xlarge", "ml.p4de.24xlarge", "ml.g6e.xlarge"} <= set(
+        catalog.SAGEMAKER_HOSTING_GPUS)
+    priced_gpu = set(catalog.SAGEMAKER_HOSTING_USD_PER_HOUR) & set(catalog.SAGEMAKER_HOSTING_GPUS)
+    assert {"ml.g5.xlarge", "ml.g5.12xlarge"} <= priced_gpu
