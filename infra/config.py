@@ -490,6 +490,13 @@ class EndpointConfig(_Frozen):
                                  "prefix, ending in '/' (e.g. llm/2026-11-28/)")
             if self.llm is None:
                 raise ValueError("llm: a vLLM endpoint needs its engine settings (at least model_gb)")
+            gpus = catalog.SAGEMAKER_HOSTING_GPUS.get(self.instance_type)
+            if gpus is None:
+                raise ValueError(f"instance_type: {self.instance_type} has no GPU in the catalog; a vLLM endpoint "
+                                 f"runs on one of {', '.join(catalog.SAGEMAKER_HOSTING_GPUS)}")
+            if self.llm.tensor_parallel_size > gpus.gpus:
+                raise ValueError(f"llm.tensor_parallel_size: {self.llm.tensor_parallel_size} is more than "
+                                 f"{self.instance_type}'s {gpus.gpus} GPUs")
         else:
             if self.model_key.endswith("/"):
                 raise ValueError("model_key: the classic engine serves a model.tar.gz; a prefix needs engine: vllm")

@@ -5,6 +5,7 @@ reads exactly that prefix, the engine settings reach the container, and the time
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import yaml
 
 from hoist.outputs import StackOutputs
 from hoist.plan import recording
+from hoist.plan.policies import evaluate
 from hoist.plan.recording import Plan, PlannedResource
 from infra import aws_shapes, catalog
 from infra.config import EndpointConfig, LlmEngineConfig
@@ -143,6 +145,10 @@ LLM_INVALID: list[tuple[str, str, Any, str, str]] = [
     ("TP not a power of two", "endpoint.llm.tensor_parallel_size", 3, "hoist:endpoint.llm.tensor_parallel_size",
      "1, 2, 4 or 8"),
     ("no LLM image", "images.llm", None, "hoist:images.llm", "LLM serving image's digest"),
+    ("a CPU instance", "endpoint.instance_type", "ml.c5.xlarge", "hoist:endpoint",
+     "ml.c5.xlarge has no GPU in the catalog; a vLLM endpoint runs on one of ml.g5.xlarge"),
+    ("more TP than GPUs", "endpoint.instance_type", "ml.g5.2xlarge", "hoist:endpoint",
+     "llm.tensor_parallel_size: 4 is more than ml.g5.2xlarge's 1 GPUs"),
 ]
 
 
@@ -165,3 +171,13 @@ def test_invalid_llm_endpoint_is_one_precise_line(stacks_copy: Path, case: str, 
     assert "\n" not in message, case
     assert message.startswith(f"Pulumi.dev.yaml: {key}"), message
     assert says in message, message
+
+
+def test_llm_stack_passes_the_policy_pack_and_a_compressed_model_trips_it(llm_plan: Plan) -> None:
+    assert evaluate(llm_plan).violations == []
+    model = one(llm_plan, "aws:sagemaker/model:Model")
+    container = copy.deepcopy(model.inputs["primaryContainer"])
+    container["modelDataSource"]["s3DataSources"][0]["compressionType"] = "Gzip"
+    mutated = dataclasses.replace(model, inputs={**model.inputs, "primaryContainer": container})
+    plan = dataclasses.replace(llm_plan, resources=[mutated if r is model else r for r in llm_plan.resources])
+    assert evaluate(plan).tripped() == {"sagemaker-llm-model-data"}
