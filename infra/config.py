@@ -429,6 +429,10 @@ class EndpointConfig(_Frozen):
     target_invocations_per_instance: int = Field(
         100, ge=1, le=100_000, description="Autoscaling target: invocations per instance per minute."
     )
+    target_concurrent_requests_per_model: int = Field(
+        8, ge=1, le=4096, description="vLLM autoscaling target: requests in flight per model copy (a streamed "
+                                      "request counts until its last token); classic endpoints track invocations.",
+    )
     traffic_shifting: Literal["canary", "linear", "all_at_once"] = Field(
         "canary", description="How a blue/green rollout moves traffic to the new fleet."
     )

@@ -28,6 +28,7 @@ VARIANT = "primary"
 """The one production variant's name; it never changes, so deployment guardrails can compare."""
 DATA_CAPTURE_PREFIX = "data-capture"
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+CONCURRENCY_METRIC = "SageMakerVariantConcurrentRequestsPerModelHighResolution"
 TRAFFIC_TYPES = {"canary": "CANARY", "linear": "LINEAR", "all_at_once": "ALL_AT_ONCE"}
 
 
@@ -221,12 +222,18 @@ class Endpoint(pulumi.ComponentResource):
             f"{name}-scaling", service_namespace="sagemaker", scalable_dimension=SCALABLE_DIMENSION,
             resource_id=f"endpoint/{endpoint_name}/variant/{VARIANT}",
             min_capacity=config.min_instances, max_capacity=config.max_instances, opts=after_endpoint)
+        # A generation holds its slot for seconds to minutes, so invocations per minute says little about
+        # load: an LLM scales on requests in flight (high resolution, counted until the last streamed token).
+        llm = config.engine == "vllm"
         aws.appautoscaling.Policy(
-            f"{name}-invocations", policy_type="TargetTrackingScaling", service_namespace=target.service_namespace,
-            resource_id=target.resource_id, scalable_dimension=target.scalable_dimension,
+            f"{name}-concurrency" if llm else f"{name}-invocations", policy_type="TargetTrackingScaling",
+            service_namespace=target.service_namespace, resource_id=target.resource_id,
+            scalable_dimension=target.scalable_dimension,
             target_tracking_scaling_policy_configuration={
-                "target_value": config.target_invocations_per_instance,
-                "predefined_metric_specification": {"predefined_metric_type": "SageMakerVariantInvocationsPerInstance"},
+                "target_value": config.target_concurrent_requests_per_model if llm
+                else config.target_invocations_per_instance,
+                "predefined_metric_specification": {"predefined_metric_type": CONCURRENCY_METRIC if llm
+                                                    else "SageMakerVariantInvocationsPerInstance"},
                 "scale_in_cooldown": 300, "scale_out_cooldown": 60,
             }, opts=pulumi.ResourceOptions(parent=self))
 

@@ -181,3 +181,13 @@ def test_llm_stack_passes_the_policy_pack_and_a_compressed_model_trips_it(llm_pl
     mutated = dataclasses.replace(model, inputs={**model.inputs, "primaryContainer": container})
     plan = dataclasses.replace(llm_plan, resources=[mutated if r is model else r for r in llm_plan.resources])
     assert evaluate(plan).tripped() == {"sagemaker-llm-model-data"}
+
+
+def test_llm_scales_on_requests_in_flight_per_model(llm_plan: Plan) -> None:
+    policy = one(llm_plan, "aws:appautoscaling/policy:Policy")
+    tracking = policy.inputs["targetTrackingScalingPolicyConfiguration"]
+    assert tracking["predefinedMetricSpecification"]["predefinedMetricType"] == (
+        "SageMakerVariantConcurrentRequestsPerModelHighResolution")
+    assert tracking["targetValue"] == 8
+    assert "SageMakerVariantConcurrentRequestsPerModelHighResolution" in aws_shapes.enum_values(
+        "application-autoscaling", "MetricType")
