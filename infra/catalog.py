@@ -280,3 +280,101 @@ ACTIONS: dict[str, Pin] = {
 }
 """Third-party GitHub Actions the workflows use, by full commit SHA (a tag can be moved; a SHA cannot).
 The workflows name each SHA with its tag in a comment; a test keeps both equal to this table."""
+
+
+# --- LLM endpoints ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class InferenceAmi:
+    """A SageMaker inference AMI version (ProductionVariant.InferenceAmiVersion) and its NVIDIA stack."""
+
+    driver: int
+    cuda: tuple[int, int]
+    """The newest CUDA the driver runs natively."""
+
+
+INFERENCE_AMIS_SOURCE = ("botocore 1.44 SageMaker model, ProductionVariant.InferenceAmiVersion: \"The AMI version "
+                         "names, and their configurations, are the following: ... al2023-ami-sagemaker-inference-"
+                         "gpu-4-1 Accelerator: GPU NVIDIA driver version: 580 CUDA version: 13.0\"; "
+                         "https://docs.aws.amazon.com/sagemaker/latest/dg/inference-gpu-drivers.html")
+INFERENCE_AMIS: dict[str, InferenceAmi] = {
+    "al2-ami-sagemaker-inference-gpu-2": InferenceAmi(driver=535, cuda=(12, 2)),
+    "al2-ami-sagemaker-inference-gpu-2-1": InferenceAmi(driver=535, cuda=(12, 2)),
+    "al2-ami-sagemaker-inference-gpu-3-1": InferenceAmi(driver=550, cuda=(12, 4)),
+    "al2023-ami-sagemaker-inference-gpu-4-1": InferenceAmi(driver=580, cuda=(13, 0)),
+}
+"""INFERENCE_AMIS_SOURCE, read 2026-12-01. Without an override SageMaker's default driver is 470 or 535
+(CUDA 11.4 / 12.2) on most families: too old for the engine below."""
+
+LLM_ENGINE_CUDA = Pin(value="12.9", source="vLLM docker/Dockerfile, ARG CUDA_VERSION of the release pinned as "
+                                           "PINS['llm-engine-image'] (CUDA 12.9.1); re-check when the pin moves",
+                      as_of=dt.date(2026, 12, 1))
+"""The CUDA runtime the engine image is built with; the host's driver must run it natively."""
+
+
+def inference_ami_for(cuda: str = LLM_ENGINE_CUDA.value) -> str:
+    """The oldest inference AMI whose driver runs ``cuda`` natively (the least change under the engine)."""
+    major, minor = (int(part) for part in cuda.split(".")[:2])
+    fitting = [(ami.driver, name) for name, ami in INFERENCE_AMIS.items() if ami.cuda >= (major, minor)]
+    if not fitting:
+        raise ValueError(f"no SageMaker inference AMI runs CUDA {cuda}; newest: "
+                         f"{max(INFERENCE_AMIS.values(), key=lambda a: a.cuda).cuda}")
+    return min(fitting)[1]
+
+
+STARTUP_TIMEOUT_RANGE_S = (60, 3600)
+"""ProductionVariant ContainerStartupHealthCheckTimeoutInSeconds and ModelDataDownloadTimeoutInSeconds:
+"Valid Range: Minimum value of 60. Maximum value of 3600." (botocore model; the same range in
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariant.html)."""
+MODEL_DOWNLOAD_MB_S = 200
+"""A conservative floor for SageMaker's copy of an uncompressed S3 prefix onto the instance's volume
+(one instance, many objects in parallel); a slower copy would rather time out than hang."""
+MODEL_LOAD_MB_S = 500
+"""A conservative floor for vLLM reading safetensors from local storage into GPU memory."""
+DOWNLOAD_MARGIN_S = 120
+"""Listing the prefix and starting the copy."""
+ENGINE_WARMUP_S = 300
+"""vLLM's start before weights load and after: workers, KV-cache profiling, CUDA graph capture."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostingGpus:
+    """The GPUs of a SageMaker hosting instance type, for LLM sizing."""
+
+    gpus: int
+    gpu_model: str
+    gpu_memory_gb: float
+    """Per GPU, as AWS lists it."""
+    interconnect: str
+    """How the GPUs talk for tensor parallelism: 'NVSwitch' (NVLink all-to-all) or 'PCIe'."""
+    nvme_gb: int
+    """Local NVMe instance storage, where SageMaker places the model."""
+
+
+HOSTING_GPUS_SOURCE = ("AWS EC2 accelerated computing instance specifications (G5, G6, G6e, P4, P5, P6 pages); "
+                       "the ml. type is the same hardware")
+HOSTING_GPUS_AS_OF = dt.date(2026, 12, 1)
+
+
+def _family(prefix: str, model: str, memory: float, link: str,
+            rows: dict[str, tuple[int, int]]) -> dict[str, HostingGpus]:
+    return {f"ml.{prefix}.{size}": HostingGpus(gpus=gpus, gpu_model=model, gpu_memory_gb=memory, interconnect=link,
+                                               nvme_gb=nvme) for size, (gpus, nvme) in rows.items()}
+
+
+_G_SIZES = {"xlarge": (1, 250), "2xlarge": (1, 450), "4xlarge": (1, 600), "8xlarge": (1, 900), "16xlarge": (1, 1900),
+            "12xlarge": (4, 3800), "24xlarge": (4, 3800), "48xlarge": (8, 7600)}
+SAGEMAKER_HOSTING_GPUS: dict[str, HostingGpus] = {
+    **_family("g5", "A10G", 24, "PCIe", _G_SIZES),
+    **_family("g6", "L4", 24, "PCIe",
+              {**_G_SIZES, "12xlarge": (4, 3760), "24xlarge": (4, 3760), "48xlarge": (8, 7520)}),
+    **_family("g6e", "L40S", 48, "PCIe", _G_SIZES),
+    **_family("p4d", "A100-40GB", 40, "NVSwitch", {"24xlarge": (8, 8000)}),
+    **_family("p4de", "A100-80GB", 80, "NVSwitch", {"24xlarge": (8, 8000)}),
+    **_family("p5", "H100", 80, "NVSwitch", {"4xlarge": (1, 3840), "48xlarge": (8, 30720)}),
+    **_family("p5e", "H200", 141, "NVSwitch", {"48xlarge": (8, 30720)}),
+    **_family("p5en", "H200", 141, "NVSwitch", {"48xlarge": (8, 30720)}),
+    **_family("p6-b200", "B200", 179, "NVSwitch", {"48xlarge": (8, 30720)}),
+}
+"""HOSTING_GPUS_SOURCE as of HOSTING_GPUS_AS_OF. Hourly prices are in SAGEMAKER_HOSTING_USD_PER_HOUR
+where the catalog has them; a type without one can be sized but not costed (or used by a stack)."""

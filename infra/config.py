@@ -9,6 +9,7 @@ one line is ``infra.stack_files``' job.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from typing import Literal
 
@@ -365,18 +366,88 @@ class TrainingJobConfig(_Frozen):
         return self
 
 
-class EndpointConfig(_Frozen):
-    """The SageMaker real-time endpoint serving the model with the stack's serving image."""
+LLM_MODEL_DIR = "/opt/ml/model"
+"""Where SageMaker places the uncompressed model prefix; the engine reads it from here."""
 
-    model_key: str = Field(
-        description="Key of the model.tar.gz to serve in this stack's models bucket; `hoist deploy` changes it "
-                    "in a promotion pull request.",
+
+class LlmEngineConfig(_Frozen):
+    """The vLLM engine's settings for an LLM endpoint, passed to the container as ``SM_VLLM_*`` variables."""
+
+    model_gb: float = Field(
+        gt=0, le=10_000, description="Size of the artifact's files in GB (10^9 bytes), as `hoist deploy` read it "
+                                     "from the manifest; sets the download and start-up timeouts.",
     )
+    max_model_len: int = Field(4096, ge=16, le=1_048_576, description="Longest prompt plus completion, in tokens.")
+    gpu_memory_utilization: float = Field(
+        0.9, ge=0.5, le=0.98, description="Share of each GPU's memory the engine may use (weights, KV cache).",
+    )
+    dtype: Literal["auto", "bfloat16", "float16"] = Field(
+        "auto", description="Activation and unquantised weight dtype; auto takes the checkpoint's.",
+    )
+    quantization: Literal["compressed-tensors", "fp8"] | None = Field(
+        None, description="How the weights are quantised (the artifact's manifest says); absent: not quantised.",
+    )
+    tensor_parallel_size: Literal[1, 2, 4, 8] = Field(
+        1, description="GPUs one model replica is split over (tensor parallelism).",
+    )
+    max_num_seqs: int = Field(64, ge=1, le=4096, description="Most sequences the engine batches at once.")
+    enable_prefix_caching: bool = Field(True, description="Reuse the KV cache of shared prompt prefixes.")
+
+    def environment(self) -> dict[str, str]:
+        """The container's ``SM_VLLM_*`` variables (serving/llm/entrypoint.py turns them into vLLM flags)."""
+        env = {"SM_VLLM_MODEL": LLM_MODEL_DIR, "SM_VLLM_MAX_MODEL_LEN": str(self.max_model_len),
+               "SM_VLLM_GPU_MEMORY_UTILIZATION": str(self.gpu_memory_utilization), "SM_VLLM_DTYPE": self.dtype,
+               "SM_VLLM_TENSOR_PARALLEL_SIZE": str(self.tensor_parallel_size),
+               "SM_VLLM_MAX_NUM_SEQS": str(self.max_num_seqs),
+               "SM_VLLM_ENABLE_PREFIX_CACHING": "true" if self.enable_prefix_caching else "false"}
+        if self.quantization is not None:
+            env["SM_VLLM_QUANTIZATION"] = self.quantization
+        return env
+
+    @property
+    def download_timeout_s(self) -> int:
+        """Seconds SageMaker may take to copy the model prefix onto the instance."""
+        return max(catalog.STARTUP_TIMEOUT_RANGE_S[0], math.ceil(
+            catalog.DOWNLOAD_MARGIN_S + self.model_gb * 1000 / catalog.MODEL_DOWNLOAD_MB_S))
+
+    @property
+    def startup_timeout_s(self) -> int:
+        """Seconds the engine may take to load the weights and answer /ping."""
+        return max(catalog.STARTUP_TIMEOUT_RANGE_S[0], math.ceil(
+            catalog.ENGINE_WARMUP_S + self.model_gb * 1000 / catalog.MODEL_LOAD_MB_S))
+
+    @model_validator(mode="after")
+    def _loads_in_time(self) -> LlmEngineConfig:
+        limit = catalog.STARTUP_TIMEOUT_RANGE_S[1]
+        for what, seconds in (("download", self.download_timeout_s), ("start-up", self.startup_timeout_s)):
+            if seconds > limit:
+                raise ValueError(f"model_gb: a {self.model_gb:g} GB model needs a {seconds} s {what} timeout; "
+                                 f"SageMaker allows at most {limit} s (quantise it or split it)")
+        return self
+
+
+class EndpointConfig(_Frozen):
+    """The SageMaker real-time endpoint serving the model with the stack's serving image (classic), or an LLM
+    with the vLLM image."""
+
+    engine: Literal["classic", "vllm"] = Field(
+        "classic", description="What serves the model: the classic serving image (a model.tar.gz) or the vLLM "
+                               "image (an uncompressed LLM artifact prefix); `hoist deploy` checks the artifact.",
+    )
+    model_key: str = Field(
+        description="Classic: key of the model.tar.gz in this stack's models bucket. vLLM: the LLM artifact's "
+                    "prefix, ending in '/'. `hoist deploy` changes it in a promotion pull request.",
+    )
+    llm: LlmEngineConfig | None = Field(None, description="The vLLM engine's settings; required for engine vllm.")
     instance_type: str = Field("ml.c5.xlarge", description="SageMaker hosting instance type of the variant.")
     min_instances: int = Field(1, ge=1, le=100, description="Fewest instances autoscaling keeps (prod: 2 or more).")
     max_instances: int = Field(2, ge=1, le=100, description="Most instances autoscaling may run.")
     target_invocations_per_instance: int = Field(
         100, ge=1, le=100_000, description="Autoscaling target: invocations per instance per minute."
+    )
+    target_concurrent_requests_per_model: int = Field(
+        8, ge=1, le=4096, description="vLLM autoscaling target: requests in flight per model copy (a streamed "
+                                      "request counts until its last token); classic endpoints track invocations.",
     )
     traffic_shifting: Literal["canary", "linear", "all_at_once"] = Field(
         "canary", description="How a blue/green rollout moves traffic to the new fleet."
@@ -411,8 +482,12 @@ class EndpointConfig(_Frozen):
     @field_validator("model_key")
     @classmethod
     def _model_key(cls, value: str) -> str:
-        if not re.fullmatch(r"[\w!\-.*'()]+(/[\w!\-.*'()]+)*/[\w!\-.*'()]+\.tar\.gz", value):
-            raise ValueError("expected a key such as runs/2026-11-28/model.tar.gz (no leading '/', no s3://)")
+        part = r"[\w!\-.*'()]+"
+        if not re.fullmatch(rf"{part}(/{part})*/({part}\.tar\.gz)?", value):
+            raise ValueError("expected a key such as runs/2026-11-28/model.tar.gz, or an LLM prefix such as "
+                             "llm/2026-11-28/ (no leading '/', no s3://)")
+        if any(p in (".", "..") for p in value.split("/")):
+            raise ValueError("'.' and '..' are not allowed in the path (SageMaker refuses them)")
         return value
 
     @field_validator("instance_type")
@@ -429,7 +504,37 @@ class EndpointConfig(_Frozen):
     def _bounds(self) -> EndpointConfig:
         if self.max_instances < self.min_instances:
             raise ValueError("max_instances: must be at least min_instances")
+        if self.engine == "vllm":
+            if not self.model_key.endswith("/"):
+                raise ValueError("model_key: a vLLM endpoint serves an uncompressed LLM artifact; name its "
+                                 "prefix, ending in '/' (e.g. llm/2026-11-28/)")
+            if self.llm is None:
+                raise ValueError("llm: a vLLM endpoint needs its engine settings (at least model_gb)")
+            gpus = catalog.SAGEMAKER_HOSTING_GPUS.get(self.instance_type)
+            if gpus is None:
+                raise ValueError(f"instance_type: {self.instance_type} has no GPU in the catalog; a vLLM endpoint "
+                                 f"runs on one of {', '.join(catalog.SAGEMAKER_HOSTING_GPUS)}")
+            if self.llm.tensor_parallel_size > gpus.gpus:
+                raise ValueError(f"llm.tensor_parallel_size: {self.llm.tensor_parallel_size} is more than "
+                                 f"{self.instance_type}'s {gpus.gpus} GPUs")
+        else:
+            if self.model_key.endswith("/"):
+                raise ValueError("model_key: the classic engine serves a model.tar.gz; a prefix needs engine: vllm")
+            if self.llm is not None:
+                raise ValueError("llm: engine settings apply to engine: vllm only")
         return self
+
+    @property
+    def model_data_timeouts_s(self) -> tuple[int, int]:
+        """(download, start-up health check) seconds: derived from the model's size for an LLM."""
+        if self.llm is not None:
+            return self.llm.download_timeout_s, self.llm.startup_timeout_s
+        return self.startup_health_check_timeout_s, self.startup_health_check_timeout_s
+
+    @property
+    def inference_ami_version(self) -> str | None:
+        """The inference AMI whose NVIDIA driver runs the engine's CUDA; None keeps SageMaker's default."""
+        return catalog.inference_ami_for() if self.engine == "vllm" else None
 
 
 class StackConfig(_Frozen):
@@ -508,8 +613,10 @@ class StackConfig(_Frozen):
                 raise ValueError("protect_stateful: prod must protect its buckets and keys (set true)")
         self._check_pools()
         if self.endpoint is not None:
-            if self.images.serving is None:
+            if self.endpoint.engine == "classic" and self.images.serving is None:
                 raise ValueError("images.serving: an endpoint needs the serving image's digest")
+            if self.endpoint.engine == "vllm" and self.images.llm is None:
+                raise ValueError("images.llm: a vLLM endpoint needs the LLM serving image's digest")
             if self.endpoint.allow_apply and self.environment != "dev":
                 raise ValueError("endpoint.allow_apply: only dev may be updated directly; promote by pull request")
             if self.environment == "prod" and self.endpoint.min_instances < 2:

@@ -145,15 +145,16 @@ def define_stack(cfg: StackConfig) -> None:
         s3_prefix_list_id=network.s3_endpoint.prefix_list_id, account_id=account_id, region=cfg.region,
         partition=partition), opts=with_provider)
     endpoint = None
-    if cfg.endpoint is not None and cfg.images.serving is not None:
+    serving_digest = cfg.images.llm if cfg.endpoint and cfg.endpoint.engine == "vllm" else cfg.images.serving
+    if cfg.endpoint is not None and serving_digest is not None:
         # CloudFormation's endpoint resource can retain variant properties on update; pulumi-aws's cannot.
         native = aws_native.Provider("aws-native", region=cfg.region, allowed_account_ids=list(cfg.allowed_account_ids),
                                      default_tags={"tags": {**cfg.default_tags, tag_key: tag_value}})
-        serving = registry.repositories["serving"]
+        serving = registry.repositories["llm" if cfg.endpoint.engine == "vllm" else "serving"]
         models = storage.buckets["models"]
         endpoint = Endpoint(name, EndpointArgs(
             config=cfg.endpoint, endpoint_name=name, alerts_topic_arn=budget.alerts.arn,
-            image_uri=serving.repository_url.apply(functools.partial(image_by_digest, digest=cfg.images.serving)),
+            image_uri=serving.repository_url.apply(functools.partial(image_by_digest, digest=serving_digest)),
             repository_arn=serving.arn, models_bucket=models.bucket, models_bucket_arn=models.arn,
             kms_key_arn=storage.key.arn, vpc_id=network.vpc.id, vpc_cidr=cfg.network.cidr,
             s3_prefix_list_id=network.s3_endpoint.prefix_list_id,

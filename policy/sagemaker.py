@@ -27,6 +27,25 @@ def _isolated(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterabl
         yield "the model must be placed in the stack's private subnets (vpcConfig)"
 
 
+def _llm_model_data(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    container = props.get("primaryContainer") or {}
+    if "SM_VLLM_MODEL" not in (container.get("environment") or {}):
+        return
+    # An LLM is served from its uncompressed artifact prefix: no tar.gz to build, copy and extract.
+    if container.get("modelDataUrl"):
+        yield "an LLM model must not name a model.tar.gz (modelDataUrl); serve its artifact prefix (modelDataSource)"
+    sources = as_list((container.get("modelDataSource") or {}).get("s3DataSources"))
+    if not sources:
+        yield "an LLM model must load its artifact prefix through modelDataSource.s3DataSources"
+    for source in sources:
+        if source.get("s3DataType") != "S3Prefix" or source.get("compressionType") != "None":
+            yield (f"an LLM model's data must be an uncompressed S3Prefix (has {source.get('s3DataType')}, "
+                   f"compression {source.get('compressionType')})")
+        uri = source.get("s3Uri")
+        if isinstance(uri, str) and not uri.endswith("/"):
+            yield f"an S3Prefix model data URI must end with '/' ({uri})"
+
+
 def _encrypted(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
     types = [str(v.get("instanceType", "")) for v in as_list(props.get("productionVariants"))]
     local = [t for t in types if catalog.has_local_nvme(t)]
@@ -105,6 +124,8 @@ def _alarms_notify(resources: list[PolicyResource]) -> Iterable[tuple[str, Polic
 POLICIES = (
     resource_policy("sagemaker-network-isolation", "SageMaker models run network-isolated in private subnets",
                     ("CKV_AWS_370", "SecurityHub:SageMaker.5"), (MODEL,), _isolated),
+    resource_policy("sagemaker-llm-model-data", "LLM models load an uncompressed S3Prefix ending in '/'", (),
+                    (MODEL,), _llm_model_data),
     resource_policy("sagemaker-endpoint-kms", "SageMaker endpoint volumes use the KMS key where SageMaker accepts "
                     "one (EBS; local NVMe is hardware-encrypted), and data capture always does",
                     ("CKV_AWS_98",), (ENDPOINT_CONFIG,), _encrypted),

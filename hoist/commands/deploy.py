@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import math
 import shutil
 import sys
 import tempfile
@@ -16,7 +17,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from hoist import outputs as stack_outputs
 from hoist.release import deploy as release
 from hoist.release import invoke as calls
+from hoist.release.llm_checks import check_llm_artifact
+from infra.config import EndpointConfig
 from infra.stack_files import ConfigError, load_stack, stack_file
+from training.llm import artifact
 
 
 def deploy(args: argparse.Namespace) -> int:
@@ -33,15 +37,19 @@ def deploy(args: argparse.Namespace) -> int:
                                   f"pulumi stack select {args.stack} && pulumi up --policy-pack policy "
                                   f"--policy-pack-config <(hoist policy-config --stack {args.stack})")
     outputs = stack_outputs.load(args.stack, outputs_file=args.outputs, offline=args.offline)
-    key = release.model_key(args.model_uri, outputs)
-    with tempfile.TemporaryDirectory(prefix="hoist-deploy-") as tmp:
-        archive = release.fetch(boto3.client("s3", region_name=outputs.region), outputs.buckets["models"].name, key,
-                                Path(tmp) / "model.tar.gz")
-        release.check_layout(archive)
-        latency = release.check_serves(archive, Path(tmp) / "check", args.sample)
-    print(f"hoist deploy: {args.model_uri} has the SageMaker layout and answered the sample in {latency:.0f} ms",
-          file=sys.stderr)
-    previous = release.promote(args.stack, key, args.image_digest)
+    if cfg.endpoint.engine == "vllm":
+        key = release.llm_prefix(args.model_uri, outputs)
+        previous = _check_and_promote_llm(args, cfg.endpoint, key)
+    else:
+        key = release.model_key(args.model_uri, outputs)
+        with tempfile.TemporaryDirectory(prefix="hoist-deploy-") as tmp:
+            archive = release.fetch(boto3.client("s3", region_name=outputs.region), outputs.buckets["models"].name,
+                                    key, Path(tmp) / "model.tar.gz")
+            release.check_layout(archive)
+            latency = release.check_serves(archive, Path(tmp) / "check", args.sample)
+        print(f"hoist deploy: {args.model_uri} has the SageMaker layout and answered the sample in {latency:.0f} ms",
+              file=sys.stderr)
+        previous = release.promote(args.stack, key, args.image_digest)
     current = stack_file(args.stack).read_text()
     if current == previous:
         print(f"hoist deploy: stack {args.stack} already serves {key}; nothing to change", file=sys.stderr)
@@ -56,6 +64,26 @@ def deploy(args: argparse.Namespace) -> int:
         print(f"hoist deploy: rolled out ({' -> '.join(rollout.statuses)}); endpoint config {rollout.config_after}",
               file=sys.stderr)
     return 0
+
+
+def _check_and_promote_llm(args: argparse.Namespace, endpoint: EndpointConfig, key: str) -> str:
+    """Download and check the LLM artifact, then write the promotion; returns the file's previous text."""
+    if endpoint.llm is None:
+        raise release.DeployError("hoist:endpoint.llm: a vLLM endpoint needs its engine settings")
+    with tempfile.TemporaryDirectory(prefix="hoist-deploy-") as tmp:
+        try:
+            artifact.fetch(args.model_uri, Path(tmp) / "model")
+        except (artifact.ArtifactError, OSError, BotoCoreError, ClientError) as exc:
+            raise release.DeployError(f"--model-uri {args.model_uri}: {exc}") from None
+        check = check_llm_artifact(Path(tmp) / "model", endpoint)
+    print(f"hoist deploy: {args.model_uri} matches its manifest; {check.model_gb:.3f} GB, needs {check.needed_gb:.1f} "
+          f"of {check.usable_gb:.1f} GB usable on {endpoint.instance_type} (KV cache {check.kv_bytes_per_token} bytes "
+          "a token)", file=sys.stderr)
+    if check.warning:
+        print(f"hoist deploy: warning: {check.warning}", file=sys.stderr)
+    # Round the size up, so the timeouts derived from it never fall short.
+    llm = {**endpoint.llm.model_dump(exclude_unset=True), "model_gb": math.ceil(check.model_gb * 1000) / 1000}
+    return release.promote_llm(args.stack, key, llm, args.image_digest)
 
 
 def invoke(args: argparse.Namespace) -> int:

@@ -51,6 +51,24 @@ def model_key(uri: str, outputs: StackOutputs) -> str:
     return uri.removeprefix(prefix)
 
 
+def llm_prefix(uri: str, outputs: StackOutputs) -> str:
+    """The key prefix of an LLM artifact at ``uri`` in the stack's models bucket (ending in '/')."""
+    bucket = outputs.buckets["models"].name
+    prefix = f"s3://{bucket}/"
+    if not uri.startswith(prefix) or not uri.endswith("/") or uri == prefix:
+        raise DeployError(f"--model-uri {uri}: expected s3://{bucket}/<prefix>/, the exported LLM artifact's prefix "
+                          "in the stack's models bucket (ending in '/')")
+    return uri.removeprefix(prefix)
+
+
+def promote_llm(stack: str, key: str, llm: dict[str, Any], digest: str | None) -> str:
+    """Write an LLM promotion (prefix, engine settings with the artifact's size); returns the previous text."""
+    changes: dict[str, dict[str, Any]] = {"endpoint": {"model_key": key, "llm": llm}}
+    if digest is not None:
+        changes["images"] = {"llm": digest}
+    return stack_edits.set_values(stack, changes)
+
+
 def fetch(s3: Any, bucket: str, key: str, target: Path) -> Path:
     from botocore.exceptions import ClientError
 

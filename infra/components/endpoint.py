@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import posixpath
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -28,6 +29,7 @@ VARIANT = "primary"
 """The one production variant's name; it never changes, so deployment guardrails can compare."""
 DATA_CAPTURE_PREFIX = "data-capture"
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+CONCURRENCY_METRIC = "SageMakerVariantConcurrentRequestsPerModelHighResolution"
 TRAFFIC_TYPES = {"canary": "CANARY", "linear": "LINEAR", "all_at_once": "ALL_AT_ONCE"}
 
 
@@ -100,8 +102,7 @@ class Endpoint(pulumi.ComponentResource):
         self.model = aws.sagemaker.Model(
             f"{name}-model",
             execution_role_arn=self.role.arn,
-            primary_container={"image": args.image_uri, "mode": "SingleModel", "model_data_url": pulumi.Output.format(
-                "s3://{0}/{1}", args.models_bucket, config.model_key)},
+            primary_container=self._container(args),
             # The container reaches no network at all; SageMaker itself fetches the image and the model.
             enable_network_isolation=True,
             vpc_config={"subnets": args.private_subnet_ids, "security_group_ids": [security_group.id]},
@@ -112,9 +113,11 @@ class Endpoint(pulumi.ComponentResource):
             "model_name": self.model.name,
             "instance_type": config.instance_type,
             "initial_instance_count": config.min_instances,
-            "container_startup_health_check_timeout_in_seconds": config.startup_health_check_timeout_s,
-            "model_data_download_timeout_in_seconds": config.startup_health_check_timeout_s,
+            "container_startup_health_check_timeout_in_seconds": config.model_data_timeouts_s[1],
+            "model_data_download_timeout_in_seconds": config.model_data_timeouts_s[0],
         }
+        if config.inference_ami_version is not None:
+            variant["inference_ami_version"] = config.inference_ami_version
         capture: aws.sagemaker.EndpointConfigurationDataCaptureConfigArgsDict | None = None
         if config.data_capture_percent:
             capture = {
@@ -157,6 +160,18 @@ class Endpoint(pulumi.ComponentResource):
         self._dashboard(name, endpoint_name, args.region)
         self.register_outputs({"endpoint_name": endpoint_name})
 
+    @staticmethod
+    def _container(args: EndpointArgs) -> aws.sagemaker.ModelPrimaryContainerArgsDict:
+        config = args.config
+        uri = pulumi.Output.format("s3://{0}/{1}", args.models_bucket, config.model_key)
+        if config.llm is None:
+            return {"image": args.image_uri, "mode": "SingleModel", "model_data_url": uri}
+        # An LLM is an uncompressed prefix: SageMaker copies its objects into /opt/ml/model as they are,
+        # with no tar.gz to build or extract (the slowest step for tens of GB).
+        return {"image": args.image_uri, "mode": "SingleModel", "environment": config.llm.environment(),
+                "model_data_source": {"s3_data_sources": [{"s3_uri": uri, "s3_data_type": "S3Prefix",
+                                                            "compression_type": "None"}]}}
+
     def _role(self, name: str, args: EndpointArgs, child: pulumi.ResourceOptions) -> aws.iam.Role:
         role = aws.iam.Role(f"{name}-endpoint", assume_role_policy=service_trust("sagemaker.amazonaws.com",
                                                                                  args.account_id), opts=child)
@@ -167,6 +182,7 @@ class Endpoint(pulumi.ComponentResource):
             *image_pull("PullServingImage", args.repository_arn),
             {"Sid": "ReadModel", "Effect": "Allow", "Action": "s3:GetObject",
              "Resource": pulumi.Output.format("{0}/{1}/*", args.models_bucket_arn, prefix)},
+            *self._list_model(args, prefix),
             {"Sid": "WriteDataCapture", "Effect": "Allow", "Action": "s3:PutObject",
              "Resource": pulumi.Output.format("{0}/{1}/{2}/*", args.models_bucket_arn, DATA_CAPTURE_PREFIX,
                                               args.endpoint_name)},
@@ -177,6 +193,14 @@ class Endpoint(pulumi.ComponentResource):
             sagemaker_vpc_placement(),
         ), opts=child)
         return role
+
+    @staticmethod
+    def _list_model(args: EndpointArgs, prefix: str) -> list[dict[str, Any]]:
+        """An S3Prefix model is listed before it is copied: the role may list that prefix and no other."""
+        if args.config.engine != "vllm":
+            return []
+        return [{"Sid": "ListModel", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": args.models_bucket_arn,
+                 "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/", f"{prefix}/*"]}}}]
 
     @staticmethod
     def _alarms(name: str, endpoint_name: str, config: EndpointConfig, topic_arn: pulumi.Input[str],
@@ -209,12 +233,18 @@ class Endpoint(pulumi.ComponentResource):
             f"{name}-scaling", service_namespace="sagemaker", scalable_dimension=SCALABLE_DIMENSION,
             resource_id=f"endpoint/{endpoint_name}/variant/{VARIANT}",
             min_capacity=config.min_instances, max_capacity=config.max_instances, opts=after_endpoint)
+        # A generation holds its slot for seconds to minutes, so invocations per minute says little about
+        # load: an LLM scales on requests in flight (high resolution, counted until the last streamed token).
+        llm = config.engine == "vllm"
         aws.appautoscaling.Policy(
-            f"{name}-invocations", policy_type="TargetTrackingScaling", service_namespace=target.service_namespace,
-            resource_id=target.resource_id, scalable_dimension=target.scalable_dimension,
+            f"{name}-concurrency" if llm else f"{name}-invocations", policy_type="TargetTrackingScaling",
+            service_namespace=target.service_namespace, resource_id=target.resource_id,
+            scalable_dimension=target.scalable_dimension,
             target_tracking_scaling_policy_configuration={
-                "target_value": config.target_invocations_per_instance,
-                "predefined_metric_specification": {"predefined_metric_type": "SageMakerVariantInvocationsPerInstance"},
+                "target_value": config.target_concurrent_requests_per_model if llm
+                else config.target_invocations_per_instance,
+                "predefined_metric_specification": {"predefined_metric_type": CONCURRENCY_METRIC if llm
+                                                    else "SageMakerVariantInvocationsPerInstance"},
                 "scale_in_cooldown": 300, "scale_out_cooldown": 60,
             }, opts=pulumi.ResourceOptions(parent=self))
 

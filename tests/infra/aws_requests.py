@@ -159,10 +159,18 @@ def _registry_policy(r: PlannedResource) -> list[Request]:
 def _model(r: PlannedResource) -> list[Request]:
     i = r.inputs
     container = i["primaryContainer"]
+    primary: dict[str, Any] = {"Image": container["image"], "Mode": container["mode"]}
+    if "modelDataUrl" in container:
+        primary["ModelDataUrl"] = container["modelDataUrl"]
+    if "modelDataSource" in container:
+        (source,) = container["modelDataSource"]["s3DataSources"]
+        primary["ModelDataSource"] = {"S3DataSource": {"S3Uri": source["s3Uri"], "S3DataType": source["s3DataType"],
+                                                       "CompressionType": source["compressionType"]}}
+    if "environment" in container:
+        primary["Environment"] = container["environment"]
     return [("sagemaker", "CreateModel", {
         "ModelName": r.name, "ExecutionRoleArn": i["executionRoleArn"],
-        "PrimaryContainer": {"Image": container["image"], "ModelDataUrl": container["modelDataUrl"],
-                             "Mode": container["mode"]},
+        "PrimaryContainer": primary,
         "VpcConfig": {"SecurityGroupIds": i["vpcConfig"]["securityGroupIds"], "Subnets": i["vpcConfig"]["subnets"]},
         "EnableNetworkIsolation": i["enableNetworkIsolation"]})]
 
@@ -170,7 +178,8 @@ def _model(r: PlannedResource) -> list[Request]:
 _VARIANT_FIELDS = {"variantName": "VariantName", "modelName": "ModelName", "instanceType": "InstanceType",
                    "initialInstanceCount": "InitialInstanceCount",
                    "containerStartupHealthCheckTimeoutInSeconds": "ContainerStartupHealthCheckTimeoutInSeconds",
-                   "modelDataDownloadTimeoutInSeconds": "ModelDataDownloadTimeoutInSeconds"}
+                   "modelDataDownloadTimeoutInSeconds": "ModelDataDownloadTimeoutInSeconds",
+                   "inferenceAmiVersion": "InferenceAmiVersion"}
 
 
 def _endpoint_config(r: PlannedResource) -> list[Request]:

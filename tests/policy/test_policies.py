@@ -137,6 +137,9 @@ MUTATIONS: dict[str, tuple[str, str, str, Mutation]] = {
                                       edit_json("policy", _first_statement(Principal={"AWS": "*"}))),
     "sagemaker-network-isolation": ("staging", "aws:sagemaker/model:Model", "",
                                     set_input("enableNetworkIsolation", False)),
+    # The classic model given the engine's variables: a tarball where an LLM needs its prefix.
+    "sagemaker-llm-model-data": ("dev", "aws:sagemaker/model:Model", "",
+                                 set_input("primaryContainer.environment", {"SM_VLLM_MODEL": "/opt/ml/model"})),
     "sagemaker-endpoint-kms": ("dev", "aws:sagemaker/endpointConfiguration:EndpointConfiguration", "",
                                set_input("kmsKeyArn", REMOVE)),
     "sagemaker-prod-data-capture": ("prod", "aws:sagemaker/endpointConfiguration:EndpointConfiguration", "",

@@ -40,7 +40,8 @@ def _set_architecture(path: Path) -> None:
 def _shard(path: Path, number: int) -> Path:
     """The checkpoint's ``number``-th weight file, as its index names it."""
     index = json.loads((path / "model.safetensors.index.json").read_text())
-    return path / sorted(set(index["weight_map"].values()))[number - 1]
+    names: list[str] = sorted(set(index["weight_map"].values()))
+    return path / names[number - 1]
 
 
 def _drop_shard(path: Path) -> None:

@@ -1,0 +1,100 @@
+"""`hoist deploy` for an LLM: the artifact prefix is downloaded and checked (manifest hashes, prefix
+rules, engine, sizing) before the promotion is written; a refusal is one line and leaves the stack
+file untouched. S3 is a local moto server (the artifact store speaks to S3 through the CRT, which
+moto's in-process mock cannot see); the artifact is a tiny Llama-shaped one with its manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hoist import cli
+from hoist.outputs import StackOutputs, from_mapping
+from hoist.plan import recording
+from infra import stack_files
+from infra.stack_files import load_stack
+from tests.hoist.release.test_llm_checks import make_artifact
+from tests.training.s3server import client, s3_server
+from training.llm import artifact
+
+DIGEST = "sha256:" + "34" * 32
+
+
+@pytest.fixture
+def llm_dev(tmp_path: Path, stacks_copy: Path, fake_aws_credentials: None) -> tuple[Path, StackOutputs]:
+    """The dev stack switched to a vLLM endpoint, and its outputs."""
+    path = stacks_copy / "Pulumi.dev.yaml"
+    document: dict[str, Any] = yaml.safe_load(path.read_text())
+    config = document["config"]
+    config["hoist:images"]["llm"] = "sha256:" + "7" * 64
+    config["hoist:endpoint"].update({"engine": "vllm", "model_key": "llm/old/", "instance_type": "ml.g5.12xlarge",
+                                     "llm": {"model_gb": 1, "tensor_parallel_size": 2}})
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    outputs = recording.record("dev").outputs
+    outputs_file = tmp_path / "dev-outputs.json"
+    outputs_file.write_text(json.dumps(outputs))
+    return outputs_file, from_mapping(outputs, "offline")
+
+
+def published(outputs: StackOutputs, directory: Path, prefix: str) -> str:
+    return artifact.publish(directory, f"s3://{outputs.buckets['models'].name}/{prefix}")
+
+
+@pytest.fixture
+def s3(llm_dev: tuple[Path, StackOutputs], monkeypatch: pytest.MonkeyPatch) -> Any:
+    with s3_server(llm_dev[1].buckets["models"].name) as env:
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        yield client(env)
+
+
+def run_deploy(outputs_file: Path, uri: str, *extra: str) -> int:
+    return cli.main(["deploy", "--stack", "dev", "--model-uri", uri, "--outputs", str(outputs_file), *extra])
+
+
+def test_an_llm_artifact_is_checked_then_promoted_with_its_size(
+        llm_dev: tuple[Path, StackOutputs], s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outputs_file, outputs = llm_dev
+    uri = published(outputs, make_artifact(tmp_path / "a"), "llm/2026-12-01")
+    assert uri.endswith("/llm/2026-12-01/")
+    assert run_deploy(outputs_file, uri, "--image-digest", DIGEST) == 0
+    captured = capsys.readouterr()
+    assert "matches its manifest" in captured.err and "KV cache 512 bytes a token" in captured.err
+    assert "warning: tensor parallelism over PCIe" in captured.err
+    cfg = load_stack("dev")
+    assert cfg.endpoint is not None and cfg.endpoint.llm is not None
+    assert cfg.endpoint.model_key == "llm/2026-12-01/"
+    assert cfg.endpoint.llm.model_gb == 0.001  # a few KB, rounded up to the next MB
+    assert cfg.endpoint.llm.tensor_parallel_size == 2, "the stack's other engine settings are kept"
+    assert cfg.images.llm == DIGEST
+    assert "+    model_key: llm/2026-12-01/" in captured.out
+
+
+@pytest.mark.parametrize(("problem", "message"), [
+    ("tarball", "expected s3://"),
+    ("corrupt", "sha256 does not match hoist-manifest.json"),
+    ("not uploaded", "no hoist-manifest.json"),
+    ("does not fit", "ml.g5.12xlarge: does not fit: needs"),
+])
+def test_llm_refusals_are_one_line_and_leave_the_stack_file(
+        problem: str, message: str, llm_dev: tuple[Path, StackOutputs], s3: Any, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    outputs_file, outputs = llm_dev
+    before = stack_files.stack_file("dev").read_text()
+    directory = make_artifact(tmp_path / "a", parameters=70 * 10**9 if problem == "does not fit" else 300_000)
+    uri = published(outputs, directory, "llm/x")
+    if problem == "corrupt":
+        bucket = outputs.buckets["models"].name
+        s3.put_object(Bucket=bucket, Key="llm/x/model.safetensors", Body=b"tampered")
+    if problem == "not uploaded":
+        uri = uri.replace("llm/x/", "llm/never/")
+    if problem == "tarball":
+        uri = uri + "model.tar.gz"
+    assert run_deploy(outputs_file, uri) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1].startswith("hoist: error: ") and message in error[-1], error
+    assert stack_files.stack_file("dev").read_text() == before
