@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from hoist import sizing
 from hoist.release.deploy import DeployError
-from infra import catalog, sizing
+from infra import catalog
 from infra.config import EndpointConfig
 from training.llm import artifact
 

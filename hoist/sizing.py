@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from infra import catalog
+
 GB = 10**9
 
 WEIGHT_BYTES = {"float32": 4.0, "bfloat16": 2.0, "float16": 2.0, "W8A8": 1.0, "FP8": 1.0, "FP8_DYNAMIC": 1.0,
@@ -120,8 +122,6 @@ class Fit:
 
 def fits(needed: Need, shape: ModelShape, *, gpu_memory_utilization: float) -> list[Fit]:
     """Every catalogued SageMaker GPU type and smallest TP degree that holds ``needed``, cheapest first."""
-    from infra import catalog  # the catalog is data; sizing's arithmetic stands without it
-
     found: list[Fit] = []
     for instance_type, facts in catalog.SAGEMAKER_HOSTING_GPUS.items():
         for tp in (1, 2, 4, 8):

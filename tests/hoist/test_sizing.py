@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.sizing import (
+from hoist.sizing import (
     GB,
     ModelShape,
     SizingError,
