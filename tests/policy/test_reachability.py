@@ -134,3 +134,16 @@ def test_a_gpu_pool_whose_node_class_lost_its_subnets_is_named() -> None:
     lost = unreachable(plan)
     assert lost and {w for w, _ in lost} == {"gpu-nodes"}
     assert all("h100" in v.message for v in evaluate(plan).violations)
+
+
+def test_a_default_route_that_is_not_a_nat_gateway_is_not_a_path() -> None:
+    """Private subnets routed to the internet gateway: their nodes have no public address, so no way out."""
+    def to_internet_gateway(resource: PlannedResource) -> PlannedResource:
+        resource.inputs["routes"] = [{"cidrBlock": "0.0.0.0/0", "gatewayId": "igw-0123456789abcdef0"}]
+        return dataclasses.replace(resource, property_dependencies={**resource.property_dependencies, "routes": ()})
+
+    plan = planned("dev")
+    for table in [r for r in plan.resources if r.type == ROUTE_TABLE and "private" in r.name]:
+        plan = mutate_named(plan, ROUTE_TABLE, to_internet_gateway, table.name)
+    assert ("eks-system-nodes", "ec2") in unreachable(plan)
+    assert not {w for w, _ in unreachable(plan)} & SAGEMAKER
