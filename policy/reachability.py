@@ -88,9 +88,8 @@ class Rule:
 
     def covers(self, cidr: str) -> bool:
         """HTTPS to or from every address of ``cidr``."""
-        network = ipaddress.ip_network(cidr)
-        return self.https and any(network.subnet_of(ipaddress.ip_network(c)) for c in self.cidrs
-                                  if ipaddress.ip_network(c).version == network.version)
+        network = ipaddress.IPv4Network(cidr)
+        return self.https and any(network.subnet_of(ipaddress.IPv4Network(c)) for c in self.cidrs)
 
 
 @dataclass(frozen=True)
@@ -160,9 +159,9 @@ class _Network:
             found.append(self.placement("sagemaker-endpoint", model.name, model, deps, deps))
         job_groups = {u for u in self.groups if f"{TRAINING_JOBS}$" in u}
         private = {s.urn for s in self.subnets if (s.props.get("tags") or {}).get(PRIVATE_SUBNET_TAG) == "1"}
-        for group in sorted(job_groups):
+        for urn in sorted(job_groups):
             for workload in ("sagemaker-training-job", "sagemaker-processing-job"):
-                found.append(self.placement(workload, self.groups[group].name, self.groups[group], private, {group}))
+                found.append(self.placement(workload, self.groups[urn].name, self.groups[urn], private, {urn}))
         templates = {t.urn: t for t in of_type(self.resources, LAUNCH_TEMPLATE)}
         for group in of_type(self.resources, NODE_GROUP):
             own: set[str] = set()

@@ -14,6 +14,7 @@ from hoist.plan import reachability
 from hoist.plan.cost import CostEstimate
 from hoist.plan.policies import PolicyReport
 from hoist.plan.recording import Plan
+from policy.reachability import Reach
 
 COMPUTED = "(known after apply)"
 
@@ -34,7 +35,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def as_dict(plan: Plan, policy: PolicyReport, cost: CostEstimate,
-            reach: list[reachability.Reach] | None = None) -> dict[str, Any]:
+            reach: list[Reach] | None = None) -> dict[str, Any]:
     components: dict[str, list[dict[str, Any]]] = {}
     for r in plan.resources:
         if not r.custom:
@@ -74,7 +75,7 @@ def as_dict(plan: Plan, policy: PolicyReport, cost: CostEstimate,
 
 
 def print_plan(console: Console, plan: Plan, policy: PolicyReport, cost: CostEstimate,
-               reach: list[reachability.Reach] | None = None) -> None:
+               reach: list[Reach] | None = None) -> None:
     inventory = Table(title=f"Stack {plan.stack} ({plan.config.environment}): resources by component")
     inventory.add_column("component")
     inventory.add_column("resources", justify="right")
