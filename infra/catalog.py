@@ -582,6 +582,14 @@ API_RULES: dict[str, ApiRule] = {
               "you have only one hosting instance.",
         read=API_RULES_READ, enforced_by="config:network.availability_zones",
         why_botocore_misses="VpcConfig.Subnets allows one subnet; the zones are not in the request"),
+    "karpenter-pool-limits": ApiRule(
+        rule="A Karpenter NodePool without limits may grow to the account's quotas",
+        url="https://karpenter.sh/docs/concepts/nodepools/#speclimits",
+        quote="If the `NodePool.spec.limits` section is unspecified, it means that there is no default limitation "
+              "on resource allocation. In this case, the maximum resource consumption is governed by the quotas set "
+              "by your cloud provider.",
+        read=API_RULES_READ, enforced_by="policy:gpu-pool-limit",
+        why_botocore_misses="a Kubernetes object; the NodePool schema makes limits optional"),
 }
 """Rules a real account enforces (or silently ignores) that neither botocore's models nor Pulumi's mocks
 check, each with its documentation and where hoist enforces it. A test trips every row."""

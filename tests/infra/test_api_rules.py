@@ -53,7 +53,7 @@ def _enforcement_exists(enforced_by: str) -> bool:
 @pytest.mark.parametrize("rule", sorted(catalog.API_RULES))
 def test_every_rule_is_quoted_dated_and_enforced_by_something_that_exists(rule: str) -> None:
     row = catalog.API_RULES[rule]
-    assert row.url.startswith("https://docs.aws.amazon.com/")
+    assert row.url.startswith(("https://docs.aws.amazon.com/", "https://karpenter.sh/docs/"))
     assert len(row.quote) > 40 and row.read == dt.date(2026, 12, 1)
     assert _enforcement_exists(row.enforced_by), row.enforced_by
 
@@ -126,6 +126,8 @@ TRIPS: dict[str, Callable[[], None]] = {
     "eks-access-entry-no-session": lambda: _expect("is not an IAM role ARN", _config_error(
         "dev", "cluster.admin_role_arns", ["arn:aws:sts::111122223333:assumed-role/admin/alice"])),
     "eks-node-entry-no-policy": lambda: _expect_set({"eks-node-access-entries"}, _node_entry_gets_a_policy()),
+    "karpenter-pool-limits": lambda: _expect_set({"gpu-pool-limit"}, _trips(
+        "staging", "kubernetes:karpenter.sh/v1:NodePool", set_input("spec.limits", {}))),
     "sagemaker-hosting-two-azs": lambda: _expect("at least 2 availability zones", _config_error(
         "dev", "network.availability_zones", ["us-east-1a"])),
 }
