@@ -378,3 +378,218 @@ SAGEMAKER_HOSTING_GPUS: dict[str, HostingGpus] = {
 }
 """HOSTING_GPUS_SOURCE as of HOSTING_GPUS_AS_OF. Hourly prices are in SAGEMAKER_HOSTING_USD_PER_HOUR
 where the catalog has them; a type without one can be sized but not costed (or used by a stack)."""
+
+
+# --- Reachability: what each workload must reach, and through whose network -----------------------
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceNeed:
+    """An AWS service a workload needs, named by its VPC endpoint suffix (``com.amazonaws.<region>.<service>``)."""
+
+    service: str
+    why: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkloadNeeds:
+    """The AWS services one workload needs, split by whose network carries the traffic."""
+
+    workload: str
+    description: str
+    eni: tuple[ServiceNeed, ...]
+    """Traffic that leaves the workload's own network interfaces in our subnets, under our routes and
+    security groups: each needs a path (gateway endpoint, interface endpoint or NAT)."""
+    platform: tuple[ServiceNeed, ...]
+    """What the managing service does on the workload's behalf outside our VPC (no path of ours needed)."""
+    source: str
+    quote: str
+
+
+WORKLOADS_READ = dt.date(2026, 12, 1)
+KUBERNETES_API = "kubernetes-api"
+"""The cluster's own API server: reached through its private endpoint (EKS's interfaces in our subnets)."""
+_EKS_NODE_NEEDS = (
+    ServiceNeed(service="ecr.api", why="image pulls: registry authentication"),
+    ServiceNeed(service="ecr.dkr", why="image pulls: manifests"),
+    ServiceNeed(service="s3", why="image pulls: ECR stores the layers in S3"),
+    ServiceNeed(service="ec2", why="VPC CNI (ipamd) attaches interfaces and addresses"),
+    ServiceNeed(service=KUBERNETES_API, why="kubelet and add-ons talk to the cluster's API server"),
+    ServiceNeed(service="eks-auth", why="EKS Pod Identity credentials (EBS CSI, CloudWatch agent, Karpenter)"),
+    ServiceNeed(service="sts", why="AWS SDKs in pods exchange identities for role credentials"),
+    ServiceNeed(service="logs", why="the CloudWatch observability add-on ships container logs"),
+    ServiceNeed(service="ssm", why="Session Manager (AmazonSSMManagedInstanceCore) for port forwarding"),
+)
+WORKLOAD_NEEDS: dict[str, WorkloadNeeds] = {
+    "sagemaker-endpoint": WorkloadNeeds(
+        workload="sagemaker-endpoint",
+        description="SageMaker real-time endpoint (network-isolated container, ENIs in the private subnets)",
+        eni=(ServiceNeed(service="s3", why="model data copied onto the instance (tar.gz or uncompressed prefix)"),),
+        platform=(ServiceNeed(service="ecr.dkr", why="SageMaker pulls the serving image"),
+                  ServiceNeed(service="logs", why="SageMaker ships the container's stdout and stderr")),
+        source="https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html",
+        quote="If you configure your VPC so that model containers don't have access to the internet, models that "
+              "use that VPC can't connect to the Amazon S3 buckets that contain your data unless you create a VPC "
+              "endpoint for access to the buckets."),
+    "sagemaker-training-job": WorkloadNeeds(
+        workload="sagemaker-training-job",
+        description="SageMaker training job (`hoist train --backend sagemaker`; container has network access)",
+        eni=(ServiceNeed(service="s3", why="input channels, datasets and checkpoints read and written by the "
+                                           "trainer, the exported model"),),
+        platform=(ServiceNeed(service="ecr.dkr", why="SageMaker pulls the training image"),
+                  ServiceNeed(service="logs", why="SageMaker ships the container's stdout and stderr")),
+        source="https://docs.aws.amazon.com/sagemaker/latest/dg/train-vpc.html",
+        quote="If you configure your VPC so that training containers don't have access to the internet, they "
+              "can't connect to the Amazon S3 buckets that contain your training data unless you create a VPC "
+              "endpoint that allows access. [...] Amazon SageMaker AI automatically pulls the training container "
+              "image from Amazon ECR."),
+    "sagemaker-processing-job": WorkloadNeeds(
+        workload="sagemaker-processing-job",
+        description="SageMaker processing job (`hoist data prepare --backend sagemaker`; network-isolated, the "
+                    "training jobs' security group)",
+        eni=(ServiceNeed(service="s3", why="raw input copied in, prepared shards copied out"),),
+        platform=(ServiceNeed(service="ecr.dkr", why="SageMaker pulls the training image"),
+                  ServiceNeed(service="logs", why="SageMaker ships the container's stdout and stderr")),
+        source="https://docs.aws.amazon.com/sagemaker/latest/dg/process-vpc.html",
+        quote="If you configure your VPC so that processing containers don't have access to the internet, they "
+              "can't connect to the Amazon S3 buckets that contain your data unless you create a VPC endpoint that "
+              "allows access. [...] Amazon SageMaker AI automatically pulls the processing container from Amazon "
+              "ECR."),
+    "eks-system-nodes": WorkloadNeeds(
+        workload="eks-system-nodes",
+        description="EKS managed node group for system pods and the Karpenter controller",
+        eni=(*_EKS_NODE_NEEDS,
+             ServiceNeed(service="sqs", why="Karpenter reads its interruption queue"),
+             ServiceNeed(service="eks", why="Karpenter describes the cluster"),
+             ServiceNeed(service="pricing", why="Karpenter reads on-demand and spot prices")),
+        platform=(),
+        source="https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html",
+        quote="When deploying a managed node group in private subnets, you must ensure that it can access Amazon "
+              "ECR for pulling container images. You can do this by connecting a NAT gateway to the route table of "
+              "the subnet or by adding the following AWS PrivateLink VPC endpoints"),
+    "gpu-nodes": WorkloadNeeds(
+        workload="gpu-nodes",
+        description="Karpenter GPU nodes (one EC2NodeClass per pool)",
+        eni=_EKS_NODE_NEEDS,
+        platform=(),
+        source="https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html",
+        quote="Your cluster's VPC subnets must have a VPC interface endpoint for any AWS services that your pods "
+              "need access to."),
+}
+"""Read WORKLOADS_READ. The policy `workload-reachability` proves an ENI path for every ``eni`` need from the
+recorded plan; ``hoist plan`` prints the table."""
+
+GATEWAY_ENDPOINT_SERVICES = frozenset({"s3", "dynamodb"})
+"""The only services with gateway endpoints (a route to the service's prefix list, no interfaces)."""
+
+EKS_CLUSTER_SECURITY_GROUP_EGRESS: tuple[dict[str, object], ...] = (
+    {"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]},)
+"""The egress of the security group EKS creates for a cluster (and puts on managed nodes; Karpenter nodes
+select it too). It is not a resource of the program, so its rules come from the documentation:
+https://docs.aws.amazon.com/eks/latest/userguide/sec-group-reqs.html "The default rules allow all traffic to
+flow freely between your cluster and nodes, and allows all outbound traffic to any destination." (read
+2026-12-01)."""
+
+
+# --- AWS API rules a stack file could break, which botocore's validation does not catch -----------
+
+@dataclass(frozen=True, kw_only=True)
+class ApiRule:
+    """A documented AWS rule, where hoist enforces it, and the sentence that states it."""
+
+    rule: str
+    url: str
+    quote: str
+    read: dt.date
+    enforced_by: str
+    """``config:<dotted field>`` (a stack-file error naming that key), ``policy:<pack policy>``, or
+    ``request:<module>`` (the job request builder that never sends the refused value)."""
+    why_botocore_misses: str
+
+
+API_RULES_READ = dt.date(2026, 12, 1)
+_API = "https://docs.aws.amazon.com/{0}/latest/APIReference/API_{1}.html"
+API_RULES: dict[str, ApiRule] = {
+    "kms-deletion-window": ApiRule(
+        rule="A KMS key's deletion waiting period is 7 to 30 days",
+        url=_API.format("kms", "ScheduleKeyDeletion"),
+        quote="This value is optional. If you include a value, it must be between 7 and 30, inclusive.",
+        read=API_RULES_READ, enforced_by="config:storage.kms_deletion_window_days",
+        why_botocore_misses="the model allows 1 to 365"),
+    "training-max-runtime": ApiRule(
+        rule="A training job runs at most 28 days",
+        url=_API.format("sagemaker", "StoppingCondition"),
+        quote="The default value is 1 day. The maximum value is 28 days.",
+        read=API_RULES_READ, enforced_by="config:training_jobs.max_runtime_hours",
+        why_botocore_misses="the model sets only a minimum of 1 second"),
+    "training-spot-max-wait": ApiRule(
+        rule="A managed spot training job waits at least as long as it may run",
+        url=_API.format("sagemaker", "StoppingCondition"),
+        quote="It must be equal to or greater than MaxRuntimeInSeconds.",
+        read=API_RULES_READ, enforced_by="config:training_jobs.max_wait_hours",
+        why_botocore_misses="a relation between two members; the model checks members alone"),
+    "endpoint-startup-timeout": ApiRule(
+        rule="An endpoint variant's container start-up health check timeout is 60 to 3,600 s",
+        url=_API.format("sagemaker", "ProductionVariant"),
+        quote="ContainerStartupHealthCheckTimeoutInSeconds [...] Valid Range: Minimum value of 60. Maximum value "
+              "of 3600.",
+        read=API_RULES_READ, enforced_by="config:endpoint.startup_health_check_timeout_s",
+        why_botocore_misses="the endpoint configuration is sent by Pulumi's provider, not through botocore"),
+    "endpoint-model-download-timeout": ApiRule(
+        rule="An endpoint variant's model data download timeout is 60 to 3,600 s, so an LLM must copy in time",
+        url=_API.format("sagemaker", "ProductionVariant"),
+        quote="ModelDataDownloadTimeoutInSeconds [...] Valid Range: Minimum value of 60. Maximum value of 3600.",
+        read=API_RULES_READ, enforced_by="config:endpoint.llm.model_gb",
+        why_botocore_misses="the timeout is derived from the model's size; the provider sends it"),
+    "endpoint-kms-local-nvme": ApiRule(
+        rule="An endpoint config's KMS key does not encrypt local NVMe instance storage",
+        url=_API.format("sagemaker", "CreateEndpointConfig"),
+        quote="If any of the models that you specify in the ProductionVariants parameter use nitro-based instances "
+              "with local storage, the KmsKeyId parameter does not encrypt instance local storage.",
+        read=API_RULES_READ, enforced_by="policy:sagemaker-endpoint-kms",
+        why_botocore_misses="depends on the instance type's hardware, which the model does not describe"),
+    "job-volume-kms-local-nvme": ApiRule(
+        rule="Training and processing jobs refuse a volume KMS key on instance types with local storage",
+        url=_API.format("sagemaker", "ResourceConfig"),
+        quote="Local storage volumes are encrypted using a hardware module on the instance. You can't request a "
+              "VolumeKmsKeyId when using an instance type with local storage.",
+        read=API_RULES_READ, enforced_by="request:hoist.jobs.sagemaker",
+        why_botocore_misses="depends on the instance type's hardware, which the model does not describe"),
+    "eks-access-entry-once": ApiRule(
+        rule="An IAM principal has at most one access entry per cluster",
+        url=_API.format("eks", "CreateAccessEntry"),
+        quote="You can specify one ARN for each access entry. You can't specify the same ARN in more than one "
+              "access entry.",
+        read=API_RULES_READ, enforced_by="config:cluster.ci_preview_role_arn",
+        why_botocore_misses="a relation between requests"),
+    "eks-access-entry-no-session": ApiRule(
+        rule="An access entry names a permanent IAM principal, never an STS session",
+        url=_API.format("eks", "CreateAccessEntry"),
+        quote="You can't use the STS session principal type with access entries because this is a temporary "
+              "principal for each session and not a permanent identity that can be assigned permissions.",
+        read=API_RULES_READ, enforced_by="config:cluster.admin_role_arns",
+        why_botocore_misses="principalArn is a plain string in the model"),
+    "eks-node-entry-no-policy": ApiRule(
+        rule="A node access entry (EC2_LINUX) takes no access policy and no Kubernetes groups",
+        url=_API.format("eks", "CreateAccessEntry"),
+        quote="If you set the value to EC2_LINUX or EC2_WINDOWS, you can't specify values for kubernetesGroups, or "
+              "associate an AccessPolicy to the access entry.",
+        read=API_RULES_READ, enforced_by="policy:eks-node-access-entries",
+        why_botocore_misses="a relation between an entry and a separate AssociateAccessPolicy request"),
+    "sagemaker-hosting-two-azs": ApiRule(
+        rule="A VPC-placed SageMaker endpoint needs subnets in at least two Availability Zones",
+        url="https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html",
+        quote="You must create at least two subnets in different availability zones in your private VPC, even if "
+              "you have only one hosting instance.",
+        read=API_RULES_READ, enforced_by="config:network.availability_zones",
+        why_botocore_misses="VpcConfig.Subnets allows one subnet; the zones are not in the request"),
+    "karpenter-pool-limits": ApiRule(
+        rule="A Karpenter NodePool without limits may grow to the account's quotas",
+        url="https://karpenter.sh/docs/concepts/nodepools/#speclimits",
+        quote="If the `NodePool.spec.limits` section is unspecified, it means that there is no default limitation "
+              "on resource allocation. In this case, the maximum resource consumption is governed by the quotas set "
+              "by your cloud provider.",
+        read=API_RULES_READ, enforced_by="policy:gpu-pool-limit",
+        why_botocore_misses="a Kubernetes object; the NodePool schema makes limits optional"),
+}
+"""Rules a real account enforces (or silently ignores) that neither botocore's models nor Pulumi's mocks
+check, each with its documentation and where hoist enforces it. A test trips every row."""

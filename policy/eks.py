@@ -140,6 +140,23 @@ def _ci_access(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyRes
                        "hoist:cluster.ci_preview_role_arn and ci_deploy_role_arn"), cluster
 
 
+ACCESS_ENTRY = "aws:eks/accessEntry:AccessEntry"
+NODE_ENTRY_TYPES = ("EC2_LINUX", "EC2_WINDOWS")
+
+
+def _node_access_entries(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyResource]]:
+    # EKS grants a node entry its permissions from the type; CreateAccessEntry and AssociateAccessPolicy
+    # refuse groups or policies on it (catalog.API_RULES["eks-node-entry-no-policy"]).
+    nodes = {e.urn: e for e in of_type(resources, ACCESS_ENTRY) if e.props.get("type") in NODE_ENTRY_TYPES}
+    for entry in nodes.values():
+        if as_list(entry.props.get("kubernetesGroups")):
+            yield f"access entry {entry.name} ({entry.props.get('type')}) may not name kubernetesGroups", entry
+    for association in of_type(resources, ACCESS_POLICY_ASSOCIATION):
+        for urn in sorted(targets(association, "principalArn") & set(nodes)):
+            yield (f"access policy association {association.name}: EKS refuses an access policy on the node "
+                   f"access entry {nodes[urn].name} ({nodes[urn].props.get('type')})"), association
+
+
 POLICIES = (
     resource_policy("eks-endpoint-private", "The EKS API is private, or public only to named CIDRs",
                     ("CKV_AWS_38", "CKV_AWS_39", "SecurityHub:EKS.1"), (CLUSTER,), _endpoint),
@@ -161,6 +178,8 @@ POLICIES = (
                     (LAUNCH_TEMPLATE, NODE_CLASS), _encrypted_volumes),
     stack_policy("eks-ci-access", "CI roles can read the cluster (previews, drift) and administer it (deploys)", (),
                  _ci_access),
+    stack_policy("eks-node-access-entries", "Node access entries (EC2_LINUX) carry no access policy or groups, "
+                 "as EKS requires", (), _node_access_entries),
     resource_policy("nodes-tagged", "Instances and volumes launched from a template carry the stack's tags", (),
                     (LAUNCH_TEMPLATE,), _launches_tagged),
     resource_policy("pod-identity-trust", "Pod Identity roles trust only this account's pods, only to assume", (),

@@ -2,13 +2,14 @@
 
 from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
-from policy import eks, governance, iam, ml, network, registry, sagemaker, storage
+from policy import eks, governance, iam, ml, network, reachability, registry, sagemaker, storage
 
 POLICIES: tuple[ResourceValidationPolicy | StackValidationPolicy, ...] = (
     *storage.POLICIES,
     *iam.POLICIES,
     *registry.POLICIES,
     *network.POLICIES,
+    *reachability.POLICIES,
     *sagemaker.POLICIES,
     *eks.POLICIES,
     *ml.POLICIES,

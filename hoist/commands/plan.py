@@ -8,7 +8,7 @@ import sys
 
 from rich.console import Console
 
-from hoist.plan import comment, cost, diff, policies, recording, report
+from hoist.plan import comment, cost, diff, policies, reachability, recording, report
 from infra.stack_files import PROJECT_ROOT, ConfigError, available_stacks, load_stack
 
 
@@ -22,11 +22,12 @@ def plan(args: argparse.Namespace) -> int:
         planned = recording.record(stack, preview=args.preview)
         policy = policies.evaluate(planned)
         estimate = cost.estimate(planned)
+        reach = reachability.table(planned)
         passed &= policy.passed
         if args.json:
-            documents[stack] = report.as_dict(planned, policy, estimate)
+            documents[stack] = report.as_dict(planned, policy, estimate, reach)
         else:
-            report.print_plan(Console(), planned, policy, estimate)
+            report.print_plan(Console(), planned, policy, estimate, reach)
     if args.json:
         _write_json(documents if args.stack == "all" else documents[args.stack])
     return 0 if passed else 1

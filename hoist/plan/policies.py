@@ -114,6 +114,11 @@ class _Resources:
         return PolicyProviderResource(planned.type, self.props(planned), planned.urn, planned.name)
 
 
+def resource_views(plan: Plan) -> list[PolicyResource]:
+    """The plan's resources as a stack policy sees them."""
+    return list(_Resources(plan).views.values())
+
+
 def pack_config(cfg: StackConfig) -> dict[str, dict[str, Any]]:
     """The pack's per-policy configuration for a stack: what `pulumi preview --policy-pack-config` gets."""
     return ml.pack_config(list(cfg.cluster.allowed_gpu_instance_types), cfg.cluster.allow_on_demand_gpus)

@@ -10,9 +10,11 @@ from pulumi.runtime import rpc
 from rich.console import Console
 from rich.table import Table
 
+from hoist.plan import reachability
 from hoist.plan.cost import CostEstimate
 from hoist.plan.policies import PolicyReport
 from hoist.plan.recording import Plan
+from policy.reachability import Reach
 
 COMPUTED = "(known after apply)"
 
@@ -32,7 +34,8 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def as_dict(plan: Plan, policy: PolicyReport, cost: CostEstimate) -> dict[str, Any]:
+def as_dict(plan: Plan, policy: PolicyReport, cost: CostEstimate,
+            reach: list[Reach] | None = None) -> dict[str, Any]:
     components: dict[str, list[dict[str, Any]]] = {}
     for r in plan.resources:
         if not r.custom:
@@ -66,11 +69,13 @@ def as_dict(plan: Plan, policy: PolicyReport, cost: CostEstimate) -> dict[str, A
                        "monthly_idle_usd": round(line.monthly_idle_usd, 2),
                        "source": line.unit_price.cite()} for line in cost.lines],
         },
+        "reachability": reachability.as_dicts(reach),
         "outputs": _jsonable(plan.outputs),
     }
 
 
-def print_plan(console: Console, plan: Plan, policy: PolicyReport, cost: CostEstimate) -> None:
+def print_plan(console: Console, plan: Plan, policy: PolicyReport, cost: CostEstimate,
+               reach: list[Reach] | None = None) -> None:
     inventory = Table(title=f"Stack {plan.stack} ({plan.config.environment}): resources by component")
     inventory.add_column("component")
     inventory.add_column("resources", justify="right")
@@ -94,6 +99,7 @@ def print_plan(console: Console, plan: Plan, policy: PolicyReport, cost: CostEst
         for v in policy.violations:
             violations.add_row(v.policy, v.urn.rsplit("::", 1)[-1], v.message)
         console.print(violations)
+    reachability.print_table(console, plan.stack, reach)
 
     costs = Table(title=f"Monthly cost estimate, {plan.stack}")
     costs.add_column("component")

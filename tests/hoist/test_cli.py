@@ -50,7 +50,30 @@ def test_prod_json_lists_components_with_their_controls() -> None:
     # Idle: the endpoint at its minimum, 2 system nodes, and no GPU node at all.
     assert data["cost"]["monthly_idle_usd"] == round(always + 2 * 1.408 * 730 + 2 * 0.096 * 730, 2)
     assert all(line["source"] for line in data["cost"]["lines"])
+    reach = data["reachability"]
+    assert {r["workload"] for r in reach} == {"sagemaker-endpoint", "sagemaker-training-job",
+                                              "sagemaker-processing-job", "eks-system-nodes", "gpu-nodes"}
+    assert all(r["reachable"] for r in reach)
+    assert {r["placement"] for r in reach if r["workload"] == "gpu-nodes"} == {
+        "hoist-prod-nodeclass-h100-efa", "hoist-prod-nodeclass-a10g-spot"}
     StackOutputs.model_validate(data["outputs"])
+
+
+def test_plan_prints_the_reachability_table() -> None:
+    env_columns = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "250"
+    try:
+        result = hoist("plan", "--stack", "staging")
+    finally:
+        if env_columns is None:
+            os.environ.pop("COLUMNS")
+        else:
+            os.environ["COLUMNS"] = env_columns
+    assert result.returncode == 0, result.stderr
+    table = result.stdout[result.stdout.index("Reachability, staging"):]
+    row = next(line for line in table.splitlines() if "sagemaker-endpoint" in line and " s3 " in line)
+    assert "gateway endpoint hoist-staging-s3" in row and "reachable" in row
+    assert "UNREACHABLE" not in table
 
 
 def test_outputs_file_round_trips(tmp_path: Path) -> None:
