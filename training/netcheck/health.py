@@ -38,7 +38,7 @@ class Health:
 def _ecc_uncorrected(index: int) -> int | None:
     """Uncorrected volatile ECC errors of GPU ``index`` since the driver loaded; None where unreadable."""
     try:
-        import pynvml  # type: ignore[import-not-found, unused-ignore]
+        import pynvml  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except ImportError:
         return None
     try:
