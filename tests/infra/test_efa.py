@@ -11,7 +11,7 @@ import pytest
 from infra import catalog, efa
 from infra.config import GpuPoolConfig
 from infra.kube.karpenter import node_class
-from infra.stack_files import load_stack
+from infra.stack_files import PROJECT_ROOT, load_stack
 
 
 def test_the_pinned_plugin_needs_only_hoists_own_settings() -> None:
@@ -87,3 +87,17 @@ def test_the_pinned_nvidia_device_plugin_leaves_efa_alone() -> None:
     assert not efa.device_plugin_conflicts_with_efa(pin), (
         f"nvidia-device-plugin {pin} mounts EFA's uverbs devices into GPU pods (NVIDIA/k8s-device-plugin#1692); "
         f"pin below 0.19.0 or at 0.19.3 and later")
+
+
+def test_the_training_image_installs_the_pinned_fabric_checked_by_its_checksum() -> None:
+    text = (PROJECT_ROOT / "training" / "Dockerfile").read_text()
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, flags=re.MULTILINE))
+    assert (args["EFA_INSTALLER_VERSION"], args["EFA_INSTALLER_SHA256"]) == (efa.EFA_INSTALLER.value,
+                                                                             efa.EFA_INSTALLER_SHA256)
+    add = re.findall(r"^ADD (.+)$", text, flags=re.MULTILINE)
+    assert add == ["--checksum=sha256:${EFA_INSTALLER_SHA256} https://efa-installer.amazonaws.com/"
+                   "aws-efa-installer-${EFA_INSTALLER_VERSION}.tar.gz /tmp/aws-efa-installer.tar.gz"]
+    assert "./efa_installer.sh -y --skip-kmod --skip-limit-conf --no-verify" in text
+    library_path = re.search(r"LD_LIBRARY_PATH=(\S+)", text)
+    assert library_path is not None
+    assert library_path.group(1).split(":")[:2] == [efa.OFI_NCCL_LIBRARY_DIR, efa.LIBFABRIC_LIBRARY_DIR]
