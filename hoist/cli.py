@@ -203,10 +203,14 @@ def _add_cluster(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     check = actions.add_parser("check", help="GPU health, NCCL transport and all-reduce bus bandwidth on a pool, "
                                              "as a TrainJob; fails below the catalog's floor or off EFA")
     check.add_argument("--stack", required=True, help="the stack whose cluster and training image the check uses")
-    check.add_argument("--pool", required=True, help="the GPU pool to check (from the stack's outputs)")
+    which = check.add_mutually_exclusive_group(required=True)
+    which.add_argument("--pool", help="the GPU pool to check (from the stack's outputs)")
+    which.add_argument("--efa-pools", action="store_true",
+                       help="check every deployed EFA pool in turn (none: nothing to check); what deploys run")
     check.add_argument("--nodes", type=int, default=2, help="nodes, each with all its GPUs (default: 2; the "
                                                             "bandwidth floor applies from 2)")
-    check.add_argument("--name", help="the TrainJob's name (default: hoist-<stack>-check-<time>)")
+    check.add_argument("--name", help="the TrainJob's name (default: hoist-<stack>-check-<time>; with "
+                                      "--efa-pools, the pool's name is appended)")
     check.add_argument("--timeout-minutes", type=float, default=45.0,
                        help="give up waiting after this long (default: 45; nodes start from zero)")
     check.add_argument("--keep", action="store_true", help="leave the finished TrainJob for inspection")

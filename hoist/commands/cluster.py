@@ -12,6 +12,7 @@ import yaml
 from hoist import outputs as stack_outputs
 from hoist.errors import CommandFailed
 from hoist.jobs import eks, job_name, netcheck
+from infra.config import StackConfig
 from infra.stack_files import ConfigError, load_stack
 
 
@@ -21,27 +22,41 @@ def check(args: argparse.Namespace) -> int:
         raise ConfigError("--offline outputs name no real cluster; add --dry-run, or read the deployed stack")
     outputs = (stack_outputs.offline_outputs(args.stack) if args.dry_run and not args.outputs
                else stack_outputs.load(args.stack, outputs_file=args.outputs, offline=args.offline))
-    request = netcheck.CheckRequest(name=args.name or job_name(args.stack, "check", dt.datetime.now(dt.UTC)),
-                                    pool=args.pool, nodes=args.nodes)
-    job = netcheck.check_job(cfg, outputs, request)
-    if args.dry_run:
-        sys.stdout.write(yaml.safe_dump(job, sort_keys=False))
-        sys.stdout.flush()
-        print("hoist cluster check: dry run; the TrainJob matches the Trainer v2.3 API and its pods the "
-              f"Kubernetes {cfg.cluster.kubernetes_version} schema; nothing was sent", file=sys.stderr)
+    pools = [args.pool] if args.pool else sorted(n for n, p in eks.cluster_of(outputs).pools.items() if p.efa)
+    if not pools:
+        print(f"hoist cluster check: stack {args.stack} has no EFA pool; nothing to check", file=sys.stderr)
         return 0
+    name = args.name or job_name(args.stack, "check", dt.datetime.now(dt.UTC))
+    reasons = {pool: _check_pool(args, cfg, outputs, pool, name if args.pool else f"{name}-{pool}"[:63].rstrip("-"))
+               for pool in pools}
+    failed = {pool: reason for pool, reason in reasons.items() if reason is not None}
+    if failed:
+        raise CommandFailed("; ".join(f"pool {pool}: {reason}" for pool, reason in failed.items()))
+    return 0
+
+
+def _check_pool(args: argparse.Namespace, cfg: StackConfig, outputs: stack_outputs.StackOutputs, pool: str,
+                name: str) -> str | None:
+    """Run (or, dry, print) the check on one pool: None when it passed, else why it failed."""
+    job = netcheck.check_job(cfg, outputs, netcheck.CheckRequest(name=name, pool=pool, nodes=args.nodes))
+    if args.dry_run:
+        sys.stdout.write(yaml.safe_dump(job, sort_keys=False) + ("---\n" if args.efa_pools else ""))
+        sys.stdout.flush()
+        print(f"hoist cluster check: dry run ({pool}); the TrainJob matches the Trainer v2.3 API and its pods the "
+              f"Kubernetes {cfg.cluster.kubernetes_version} schema; nothing was sent", file=sys.stderr)
+        return None
     eks.submit(job, outputs)
-    print(f"hoist cluster check: TrainJob {request.name} on pool {args.pool}, {args.nodes} node(s); waiting "
-          f"(nodes start from zero)", file=sys.stderr, flush=True)
+    print(f"hoist cluster check: TrainJob {name} on pool {pool}, {args.nodes} node(s); waiting (nodes start "
+          f"from zero)", file=sys.stderr, flush=True)
     try:
-        outcome = netcheck.wait(request.name, outputs, timeout_s=args.timeout_minutes * 60)
-        log = "".join(eks.logs(request.name, outputs, follow=False))
+        outcome = netcheck.wait(name, outputs, timeout_s=args.timeout_minutes * 60)
+        log = "".join(eks.logs(name, outputs, follow=False))
     finally:
         if not args.keep:
-            netcheck.delete(request.name, outputs)
+            netcheck.delete(name, outputs)
     result = netcheck.result_of(log)
-    pool = eks.cluster_of(outputs).pools[args.pool]
-    sys.stdout.write(netcheck.report(result, pool=args.pool, instance_types=pool.instance_types) + "\n")
-    if not result["passed"] or outcome != "Complete":
-        raise CommandFailed(f"pool {args.pool}: {result.get('reason') or 'the check job failed'}")
-    return 0
+    deployed = eks.cluster_of(outputs).pools[pool]
+    sys.stdout.write(netcheck.report(result, pool=pool, instance_types=deployed.instance_types) + "\n")
+    if result["passed"] and outcome == "Complete":
+        return None
+    return str(result.get("reason") or "the check job failed")

@@ -207,3 +207,21 @@ def test_waiting_gives_up_after_the_timeout(monkeypatch: pytest.MonkeyPatch) -> 
         netcheck.wait("c", stack_outputs, timeout_s=300, clock=lambda: float(next(ticks)), sleep=lambda s: None)
     assert netcheck.finished({"conditions": [{"type": "Failed", "status": "True"}]}) == "Failed"
     assert netcheck.finished({"conditions": [{"type": "Complete", "status": "False"}]}) is None
+
+
+def test_efa_pools_checks_each_efa_pool_and_none_is_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["cluster", "check", "--stack", "prod", "--efa-pools", "--dry-run", "--name", "d"]) == 0
+    captured = capsys.readouterr()
+    jobs = [j for j in yaml.safe_load_all(captured.out) if j]
+    assert [j["metadata"]["name"] for j in jobs] == ["d-h100-efa"]
+    assert "--require-efa" in jobs[0]["spec"]["trainer"]["args"]
+    assert main(["cluster", "check", "--stack", "staging", "--efa-pools", "--dry-run"]) == 0
+    assert "stack staging has no EFA pool; nothing to check" in capsys.readouterr().err
+
+
+def test_every_failed_pool_is_named_in_the_one_line(deployed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    FakeApiServer.log = result_line(0.02, capsys)
+    assert main(["cluster", "check", "--stack", "prod", "--efa-pools", "--name", "d", "--outputs", str(deployed)]) == 1
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith("hoist: error: pool h100-efa: bus bandwidth 100.66 GB/s")
+    assert ("POST", "/apis/trainer.kubeflow.org/v1alpha1/namespaces/training/trainjobs") in FakeApiServer.requests
