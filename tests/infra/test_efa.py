@@ -101,3 +101,15 @@ def test_the_training_image_installs_the_pinned_fabric_checked_by_its_checksum()
     library_path = re.search(r"LD_LIBRARY_PATH=(\S+)", text)
     assert library_path is not None
     assert library_path.group(1).split(":")[:2] == [efa.OFI_NCCL_LIBRARY_DIR, efa.LIBFABRIC_LIBRARY_DIR]
+
+
+def test_the_pinned_karpenter_offers_no_placement_group_so_efa_pools_stay_in_one_subnet() -> None:
+    """The placement decision (infra/efa.py): on the 1.9 LTS line the EC2NodeClass has no placement-group
+    selector, so the tightest placement is one AZ, one subnet and reserved capacity. A schema upgrade that
+    brings one makes this fail: revisit the decision then."""
+    from tests.infra.crd_schemas import EC2_NODE_CLASS
+
+    assert catalog.HELM_CHARTS["karpenter"].version == "1.9.0"
+    fields = EC2_NODE_CLASS["properties"]["spec"]["properties"]
+    assert not [name for name in fields if "placement" in name.lower()]
+    assert "capacityReservationSelectorTerms" in fields
