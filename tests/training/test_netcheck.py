@@ -156,6 +156,12 @@ def test_a_floor_above_the_measured_bandwidth_fails_with_one_line() -> None:
     assert _result(run)["passed"] is False
 
 
+def test_report_only_prints_the_failed_verdict_and_exits_zero() -> None:
+    run = _netcheck("--min-busbw", "1000000", "--report-only")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert _result(run)["passed"] is False and "training.netcheck: FAIL: bus bandwidth" in run.stderr
+
+
 def test_a_missing_gpu_fails_before_the_sweep() -> None:
     run = _netcheck("--expect-gpus", "1")
     assert run.returncode != 0

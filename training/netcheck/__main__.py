@@ -50,13 +50,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--require-efa", action="store_true",
                    help="fail unless every rank's NCCL traffic went over EFA through the AWS OFI plugin")
     p.add_argument("--expect-gpus", type=int, default=0, help="GPUs every node must show (default: any)")
+    p.add_argument("--report-only", action="store_true",
+                   help="on a failed check, print the verdict but exit 0: for TrainJobs, whose restart policy would "
+                        "rerun a failed check; the caller reads the JSON line")
     p.add_argument("--log-dir", type=Path, help="where each rank's NCCL log goes (default: a temporary directory)")
     return p
 
 
-def _fail(message: str, status: int) -> None:
+def _fail(message: str, status: int, *, report_only: bool = False) -> None:
     print(f"{PROG}: {'error' if status == 2 else 'FAIL'}: {message}", file=sys.stderr, flush=True)
-    raise SystemExit(status)
+    raise SystemExit(0 if report_only else status)
 
 
 def launch(argv: Sequence[str]) -> None:
@@ -133,11 +136,12 @@ def worker(args: argparse.Namespace) -> int:
         if rank == 0:
             print(json.dumps({"netcheck": {"passed": False, "reason": bad[0], "health": [vars(h) for h in checks]}}))
         dist.destroy_process_group()
-        _fail(bad[0], 1)
+        _fail(bad[0], 1, report_only=args.report_only)
     devices = {h.gpus_on_node > 0 for h in checks}
     if len(devices) > 1:
         dist.destroy_process_group()
-        _fail("some ranks have GPUs and some do not: the sweep needs one kind of device", 1)
+        _fail("some ranks have GPUs and some do not: the sweep needs one kind of device", 1,
+              report_only=args.report_only)
     sweep_group = dist.new_group(backend="nccl") if use_cuda else None
     device = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
     if use_cuda:
@@ -156,7 +160,7 @@ def worker(args: argparse.Namespace) -> int:
         _report(rows, transports, checks, reason, backend="nccl" if use_cuda else "gloo", args=args)
     dist.destroy_process_group()
     if reason is not None:
-        _fail(reason, 1)
+        _fail(reason, 1, report_only=args.report_only)
     return 0
 
 

@@ -38,7 +38,7 @@ def test_an_efa_pool_is_checked_for_efa_and_its_floor_on_two_nodes(capsys: pytes
     job = dry_run(capsys, "--stack", "prod", "--pool", "h100-efa", "--nodes", "2", "--name", "check-1")
     trainer = job["spec"]["trainer"]
     assert trainer["command"] == ["python", "-m", "training.netcheck"]
-    assert trainer["args"] == ["--expect-gpus", "8", "--min-busbw", "240", "--require-efa"]
+    assert trainer["args"] == ["--report-only", "--expect-gpus", "8", "--min-busbw", "240", "--require-efa"]
     assert (trainer["numNodes"], trainer["numProcPerNode"]) == (2, 8)
     assert trainer["resourcesPerNode"]["requests"]["vpc.amazonaws.com/efa"] == "32"
     assert {"name": "NCCL_NET", "value": "AWS Libfabric"} in trainer["env"]
@@ -49,12 +49,12 @@ def test_an_efa_pool_is_checked_for_efa_and_its_floor_on_two_nodes(capsys: pytes
 
 def test_one_node_has_no_floor_but_still_needs_efa(capsys: pytest.CaptureFixture[str]) -> None:
     job = dry_run(capsys, "--stack", "prod", "--pool", "h100-efa", "--nodes", "1")
-    assert job["spec"]["trainer"]["args"] == ["--expect-gpus", "8", "--require-efa"]
+    assert job["spec"]["trainer"]["args"] == ["--report-only", "--expect-gpus", "8", "--require-efa"]
 
 
 def test_a_pool_without_efa_checks_gpus_and_reports_bandwidth_only(capsys: pytest.CaptureFixture[str]) -> None:
     job = dry_run(capsys, "--stack", "prod", "--pool", "a10g-spot", "--nodes", "2")
-    assert job["spec"]["trainer"]["args"] == ["--expect-gpus", "4"]
+    assert job["spec"]["trainer"]["args"] == ["--report-only", "--expect-gpus", "4"]
     assert "env" not in job["spec"]["trainer"]
 
 
