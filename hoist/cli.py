@@ -197,6 +197,28 @@ def _add_train(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         follow.set_defaults(handler=f"train:{action}")
 
 
+def _add_cluster(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cluster = commands.add_parser("cluster", help="check a stack's GPU cluster")
+    actions = cluster.add_subparsers(dest="cluster_command", required=True, metavar="{check}")
+    check = actions.add_parser("check", help="GPU health, NCCL transport and all-reduce bus bandwidth on a pool, "
+                                             "as a TrainJob; fails below the catalog's floor or off EFA")
+    check.add_argument("--stack", required=True, help="the stack whose cluster and training image the check uses")
+    which = check.add_mutually_exclusive_group(required=True)
+    which.add_argument("--pool", help="the GPU pool to check (from the stack's outputs)")
+    which.add_argument("--efa-pools", action="store_true",
+                       help="check every deployed EFA pool in turn (none: nothing to check); what deploys run")
+    check.add_argument("--nodes", type=int, default=2, help="nodes, each with all its GPUs (default: 2; the "
+                                                            "bandwidth floor applies from 2)")
+    check.add_argument("--name", help="the TrainJob's name (default: hoist-<stack>-check-<time>; with "
+                                      "--efa-pools, the pool's name is appended)")
+    check.add_argument("--timeout-minutes", type=float, default=45.0,
+                       help="give up waiting after this long (default: 45; nodes start from zero)")
+    check.add_argument("--keep", action="store_true", help="leave the finished TrainJob for inspection")
+    check.add_argument("--dry-run", action="store_true", help="print the TrainJob, send nothing")
+    _outputs_source(check)
+    check.set_defaults(handler="cluster:check")
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="hoist", description="Take large models from code to cloud on AWS.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -204,6 +226,7 @@ def parser() -> argparse.ArgumentParser:
     _add_release(commands)
     _add_stages(commands)
     _add_train(commands)
+    _add_cluster(commands)
     return root
 
 

@@ -2,20 +2,22 @@
 
 It compares the catalog's EC2 on-demand prices with the AWS Price List API, its EKS versions with
 DescribeClusterVersions, the GPU nodes' AMI release with EKS's public SSM parameters, its pinned image
-digests with their registries (does the digest still exist; has the tag moved on) and its Helm chart
-versions with their repositories, and prints every difference. It is not part of `make test`: the test
-machines have no network, and prices move on AWS's schedule, not ours.
+digests with their registries (does the digest still exist; has the tag moved on), its Helm chart
+versions with their repositories and the EFA installer's checksum with its download, and prints every
+difference. It is not part of `make test`: the test machines have no network, and prices move on
+AWS's schedule, not ours.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from infra import catalog
+from infra import catalog, efa
 
 
 def _ec2_price(pricing: object, instance_type: str) -> float | None:
@@ -112,6 +114,17 @@ def chart_differences() -> list[str]:
     return differences
 
 
+def installer_differences(url: str = efa.EFA_INSTALLER_URL, sha256: str = efa.EFA_INSTALLER_SHA256) -> list[str]:
+    """The pinned EFA installer must still download with the SHA-256 the catalog (and the image build) expect."""
+    digest = hashlib.sha256()
+    with urllib.request.urlopen(url, timeout=300) as response:  # noqa: S310 - a pinned https URL
+        for chunk in iter(lambda: response.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != sha256:
+        return [f"EFA installer {url}: SHA-256 {digest.hexdigest()}, pinned {sha256}"]
+    return []
+
+
 def ami_differences(ssm: object) -> list[str]:
     """The pinned AL2023 release must exist for every Kubernetes version the catalog supports."""
     release = catalog.GPU_NODE_AMI.value.partition("@")[2]
@@ -152,6 +165,7 @@ def main() -> int:
     try:
         differences += image_differences()
         differences += chart_differences()
+        differences += installer_differences()
     except (OSError, ValueError) as exc:
         print(f"verify-pins: cannot reach the image registries or chart repositories ({exc})")
         return 2

@@ -50,6 +50,8 @@ class LaunchPlan:
     master_port: int
     max_restarts: int
     train_args: list[str] = field(default_factory=list)
+    module: str = "training"
+    """What every worker runs: the trainer, or another entry point such as ``training.netcheck``."""
 
     def torchrun_args(self) -> list[str]:
         common = ["--nproc-per-node", str(self.nproc_per_node), "--max-restarts", str(self.max_restarts)]
@@ -59,7 +61,7 @@ class LaunchPlan:
         else:
             topology = ["--nnodes", str(self.nnodes), "--node-rank", str(self.node_rank),
                         "--master-addr", self.master_addr, "--master-port", str(self.master_port)]
-        return [*topology, *common, "-m", "training", *self.train_args]
+        return [*topology, *common, "-m", self.module, *self.train_args]
 
 
 def _int(value: str, what: str) -> int:

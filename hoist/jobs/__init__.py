@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-JobKind = Literal["train", "prepare"]
+JobKind = Literal["train", "prepare", "check"]
 
 
 def job_name(stack: str, kind: JobKind, now: dt.datetime) -> str:

@@ -22,6 +22,7 @@ from kubernetes import client, config
 from hoist.jobs.api_checks import kubernetes_errors, node_pod, trainer_api_errors
 from hoist.jobs.inputs import JobInputs
 from hoist.outputs import ClusterOutput, PoolOutput, StackOutputs
+from infra import efa
 from infra.config import StackConfig
 from infra.kube.karpenter import GPU_TOLERATION, POOL_LABEL
 from infra.kube.kueue import QUEUE_LABEL
@@ -38,6 +39,7 @@ from infra.kube.training_runtime import (
 from infra.stack_files import ConfigError
 from training.config import TrainConfigError, as_arguments
 
+LAUNCH = ("python", "-m", "training.launch")
 GROUP, VERSION, PLURAL = "trainer.kubeflow.org", "v1alpha1", "trainjobs"
 NAME = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 
@@ -89,6 +91,18 @@ def node_shape_of(request: TrainJobRequest, pool: PoolOutput, pools: dict[str, P
     return shape
 
 
+def fabric_environment(pool: PoolOutput, shape: NodeShape) -> dict[str, str]:
+    """What NCCL and libfabric need on the pool's instance family (``infra.efa``); nothing without EFA."""
+    if not shape.efa:
+        return {}
+    settings = {t: efa.nccl_environment(t) for t in pool.instance_types}
+    first = next(iter(settings.values()))
+    if any(other != first for other in settings.values()):
+        raise ConfigError(f"the pool's instance types need different NCCL settings ({settings}); give each "
+                          f"family a pool of its own")
+    return first
+
+
 def trainer_arguments(request: TrainJobRequest, *, buckets: dict[str, str], fsx: bool) -> list[str]:
     """The launcher's arguments: the request's settings plus where this job's checkpoints, export and
     data live, checked by the training config before the job is built."""
@@ -108,8 +122,9 @@ def trainer_arguments(request: TrainJobRequest, *, buckets: dict[str, str], fsx:
 
 
 def render_train_job(request: TrainJobRequest, shape: NodeShape, *, namespace: str, image: str,
-                     arguments: list[str], fsx: bool, deadline_hours: float, stack: str) -> dict[str, Any]:
-    """The TrainJob object for ``request`` (not yet checked)."""
+                     arguments: list[str], fsx: bool, deadline_hours: float, stack: str,
+                     environment: dict[str, str] | None = None, command: tuple[str, ...] = LAUNCH) -> dict[str, Any]:
+    """The TrainJob object for ``request`` (not yet checked); ``environment`` is the fabric's settings."""
     pod_spec: dict[str, Any] = {
         "nodeSelector": {POOL_LABEL: request.pool},
         "tolerations": [dict(GPU_TOLERATION)],
@@ -118,6 +133,16 @@ def render_train_job(request: TrainJobRequest, shape: NodeShape, *, namespace: s
         pod_spec["volumes"] = [{"name": FSX_CLAIM, "persistentVolumeClaim": {"claimName": FSX_CLAIM}}]
         pod_spec["containers"] = [{"name": NODE_JOB,
                                    "volumeMounts": [{"name": FSX_CLAIM, "mountPath": FSX_MOUNT, "readOnly": True}]}]
+    trainer: dict[str, Any] = {
+        "image": image,
+        "command": list(command),
+        "args": arguments,
+        "numNodes": request.nodes,
+        "numProcPerNode": shape.gpus,
+        "resourcesPerNode": shape.resources(),
+    }
+    if environment:
+        trainer["env"] = [{"name": name, "value": value} for name, value in sorted(environment.items())]
     return {
         "apiVersion": TRAINER_API,
         "kind": "TrainJob",
@@ -126,14 +151,7 @@ def render_train_job(request: TrainJobRequest, shape: NodeShape, *, namespace: s
         "spec": {
             "runtimeRef": {"name": RUNTIME_NAME, "kind": "TrainingRuntime", "apiGroup": "trainer.kubeflow.org"},
             "activeDeadlineSeconds": int(deadline_hours * 3600),
-            "trainer": {
-                "image": image,
-                "command": ["python", "-m", "training.launch"],
-                "args": arguments,
-                "numNodes": request.nodes,
-                "numProcPerNode": shape.gpus,
-                "resourcesPerNode": shape.resources(),
-            },
+            "trainer": trainer,
             "runtimePatches": [{
                 "manager": "hoist.dev/cli",
                 "trainingRuntimeSpec": {"template": {"spec": {"replicatedJobs": [{
@@ -157,14 +175,20 @@ def train_job(cfg: StackConfig, outputs: StackOutputs, request: TrainJobRequest)
     buckets = {role: outputs.buckets[role].name for role in ("datasets", "checkpoints", "models")}
     job = render_train_job(request, shape, namespace=cluster.namespace, image=image,
                            arguments=trainer_arguments(request, buckets=buckets, fsx=cluster.fsx),
-                           fsx=cluster.fsx, deadline_hours=cfg.cluster.job_deadline_hours, stack=outputs.stack)
+                           fsx=cluster.fsx, deadline_hours=cfg.cluster.job_deadline_hours, stack=outputs.stack,
+                           environment=fabric_environment(pool, shape))
+    check_job(job, cfg, cluster, image)
+    return job
+
+
+def check_job(job: dict[str, Any], cfg: StackConfig, cluster: ClusterOutput, image: str) -> None:
+    """The TrainJob against the Trainer's API models, and the pod each node runs against the Kubernetes schema."""
     problems = trainer_api_errors(job, "TrainJob")
     runtime = training_runtime(cluster.namespace, cfg.cluster, image)
     version = cluster.kubernetes_version or cfg.cluster.kubernetes_version
     problems += kubernetes_errors(node_pod(runtime, job), version)
     if problems:
         raise ConfigError(f"the TrainJob does not fit the pinned APIs: {problems[0]}")
-    return job
 
 
 def _api(outputs: StackOutputs) -> Any:

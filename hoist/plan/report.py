@@ -10,7 +10,7 @@ from pulumi.runtime import rpc
 from rich.console import Console
 from rich.table import Table
 
-from hoist.plan import reachability
+from hoist.plan import placement, reachability
 from hoist.plan.cost import CostEstimate
 from hoist.plan.policies import PolicyReport
 from hoist.plan.recording import Plan
@@ -88,6 +88,11 @@ def print_plan(console: Console, plan: Plan, policy: PolicyReport, cost: CostEst
         inventory.add_row(component, str(sum(counts.values())),
                           ", ".join(f"{n}×{t}" if n > 1 else t for t, n in sorted(counts.items())))
     console.print(inventory)
+    pools = placement.placements(plan)
+    if pools:
+        console.print("GPU pools, where their nodes land:", highlight=False)
+        for pool in pools:
+            console.print(f"  {placement.describe(pool)}", highlight=False, soft_wrap=True)
 
     if policy.passed:
         console.print(f"[green]policy: {len(policy.policies)} policies, 0 violations[/green]")

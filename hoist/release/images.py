@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from infra import catalog
+from infra import catalog, efa
 from infra.stack_files import PROJECT_ROOT, ConfigError
 
 Part = Literal["training", "serving", "llm"]
@@ -71,9 +71,13 @@ class Image:
         if self.part == "llm":
             # The engine image brings its own CUDA, torch and vLLM; one base serves every GPU instance.
             return {"BASE_IMAGE": catalog.PINS["llm-engine-image"].value}
-        return {
+        args = {
             "BASE_IMAGE": catalog.PINS[f"base-image/{self.accelerator}"].value,
             "UV_IMAGE": catalog.PINS["uv-image"].value,
             "TORCH_INDEX_URL": catalog.PINS[f"torch-index/{self.accelerator}"].value,
             "TORCH_VERSION": torch_pin(),
         }
+        if self.part == "training":
+            # The fabric for multi-node NCCL over EFA (infra.efa); the CPU build carries it too, unused.
+            args |= {"EFA_INSTALLER_VERSION": efa.EFA_INSTALLER.value, "EFA_INSTALLER_SHA256": efa.EFA_INSTALLER_SHA256}
+        return args

@@ -10,14 +10,16 @@ program and plain strings in the tests.
 - Every node is tainted ``nvidia.com/gpu``, so only pods that ask for GPUs land there.
 - Consolidation only when a node is empty, and nodes never expire: a running job is never moved.
   Empty nodes go after ``EMPTY_AFTER``, so an idle pool costs nothing.
-- An EFA pool launches in one AZ (one subnet), so its nodes share a spine for EFA traffic.
+- An EFA pool launches in one AZ (one subnet), so its nodes share a spine for EFA traffic, and its
+  nodes run containerd with unlimited locked memory (user data from ``infra.efa``): libfabric pins
+  the buffers it registers with the EFA device, and Kubernetes has no ulimit field for the pod.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from infra import catalog
+from infra import catalog, efa
 from infra.config import GpuPoolConfig
 
 KARPENTER_API = "karpenter.sh/v1"
@@ -51,6 +53,8 @@ def node_class(pool_name: str, pool: GpuPoolConfig, *, node_role: Any, subnet_id
         }],
         "tags": {**tags, POOL_LABEL: pool_name},
     }
+    if pool.efa:
+        spec["userData"] = efa.node_user_data()
     if pool.capacity_reservation_ids:
         spec["capacityReservationSelectorTerms"] = [{"id": cr} for cr in pool.capacity_reservation_ids]
     return {"apiVersion": NODE_CLASS_API, "kind": "EC2NodeClass", "metadata": {"name": pool_name}, "spec": spec}

@@ -128,6 +128,20 @@ def test_every_stack_update_is_serialised_per_stack() -> None:
     assert refresh["with"]["refresh"] is True and refresh["with"]["expect-no-changes"] is True
 
 
+def test_staging_and_prod_deploys_end_with_the_cluster_check() -> None:
+    up = load(WORKFLOWS / "deploy-stack.yml")["jobs"]["up"]
+    names = [s.get("name") for s in up["steps"]]
+    check = up["steps"][-1]
+    assert check["name"] == "Cluster check (every EFA pool)"
+    assert names.index("Cluster check (every EFA pool)") > names.index("Converged (a preview shows no changes)")
+    assert check["if"] == "inputs.stack == 'staging' || inputs.stack == 'prod'"
+    assert check["run"] == '.venv/bin/hoist cluster check --stack "$STACK" --efa-pools --nodes 2'
+    assert check["env"]["STACK"] == "${{ inputs.stack }}"
+    assert not check.get("continue-on-error"), "a failed check fails the deploy"
+    deploy = load(WORKFLOWS / "deploy.yml")["jobs"]
+    assert {deploy[s]["with"]["stack"] for s in ("staging", "prod")} == {"staging", "prod"}
+
+
 def _commands(document: dict[str, Any]) -> list[list[str]]:
     found = []
     for _, step in steps(document):
@@ -150,6 +164,7 @@ def test_the_commands_the_workflows_run_exist_with_their_flags() -> None:
         result = subprocess.run(["make", "-n", *targets], cwd=PROJECT_ROOT, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
     assert ["policy-config", "--stack", "dev"] in hoist
+    assert ["cluster", "check", "--stack", "dev", "--efa-pools", "--nodes", "2"] in hoist
     # `hoist plan --diff` against the previous commit of a small repository is tested in tests/infra/test_cli.py.
 
 

@@ -41,6 +41,11 @@ def test_prod_job_runs_the_training_image_on_two_nodes_with_all_gpus_and_efa(
     assert trainer["resourcesPerNode"]["limits"] == {"memory": "1638Gi", "nvidia.com/gpu": "8",
                                                      "vpc.amazonaws.com/efa": "32"}
     assert trainer["command"] == ["python", "-m", "training.launch"]
+    # NCCL must take the OFI plugin's network (or fail), and libfabric runs without huge pages, which a pod
+    # cannot request on a Karpenter pool.
+    assert trainer["env"] == [{"name": "FI_EFA_USE_HUGE_PAGE", "value": "0"},
+                              {"name": "NCCL_NET", "value": "AWS Libfabric"}]
+    assert not any(key.startswith("hugepages") for key in trainer["resourcesPerNode"]["requests"])
     args = trainer["args"]
     assert args[:2] == ["--recipe", "gpu_multi_node"]
     assert f"checkpoint_uri=s3://{buckets['checkpoints']}/eks/llm-1/" in args
@@ -58,6 +63,7 @@ def test_dev_job_reads_s3_and_leaves_efa_out(capsys: pytest.CaptureFixture[str])
     job = dry_run(capsys, "--stack", "dev", "--pool", "a10g-spot", "--nodes", "4", "--data", "prepared/c/")
     resources = job["spec"]["trainer"]["resourcesPerNode"]
     assert resources["requests"] == {"cpu": "3", "memory": "12Gi", "nvidia.com/gpu": "1"}
+    assert "env" not in job["spec"]["trainer"]  # no fabric, no fabric settings
     assert f"data=s3://{planned('dev').outputs['buckets']['datasets']['name']}/prepared/c/" in job["spec"]["trainer"][
         "args"]
     assert "volumes" not in job["spec"]["runtimePatches"][0]["trainingRuntimeSpec"]["template"]["spec"][
@@ -67,6 +73,7 @@ def test_dev_job_reads_s3_and_leaves_efa_out(capsys: pytest.CaptureFixture[str])
 def test_no_efa_on_an_efa_pool_requests_none(capsys: pytest.CaptureFixture[str]) -> None:
     job = dry_run(capsys, "--stack", "prod", "--pool", "h100-efa", "--no-efa")
     assert "vpc.amazonaws.com/efa" not in job["spec"]["trainer"]["resourcesPerNode"]["requests"]
+    assert "env" not in job["spec"]["trainer"]  # NCCL_NET would fail a job without the EFA devices
 
 
 @pytest.mark.parametrize(("argv", "message"), [

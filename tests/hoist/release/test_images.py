@@ -26,7 +26,7 @@ HADOLINT = str(Path(sys.executable).parent / "hadolint")
 # Modules the exported artifact ships beside code/inference.py; the handler imports them from there.
 ARTIFACT_MODULES = {"gpt_model", "addition_task"}
 # Import names of the distributions in requirements.txt that differ from the distribution name.
-IMPORT_NAMES = {"pyyaml": "yaml"}
+IMPORT_NAMES = {"pyyaml": "yaml", "nvidia-ml-py": "pynvml"}
 
 
 def context_files(part: images.Part) -> list[str]:
