@@ -82,7 +82,8 @@ def _check_and_promote_llm(args: argparse.Namespace, endpoint: EndpointConfig, k
     if check.warning:
         print(f"hoist deploy: warning: {check.warning}", file=sys.stderr)
     # Round the size up, so the timeouts derived from it never fall short.
-    llm = {**endpoint.llm.model_dump(exclude_unset=True), "model_gb": math.ceil(check.model_gb * 1000) / 1000}
+    llm = {**endpoint.llm.model_dump(exclude_unset=True), "model_gb": math.ceil(check.model_gb * 1000) / 1000,
+           "kv_bytes_per_token": check.kv_bytes_per_token}
     return release.promote_llm(args.stack, key, llm, args.image_digest)
 
 

@@ -147,8 +147,8 @@ LLM_INVALID: list[tuple[str, str, Any, str, str]] = [
     ("no LLM image", "images.llm", None, "hoist:images.llm", "LLM serving image's digest"),
     ("a CPU instance", "endpoint.instance_type", "ml.c5.xlarge", "hoist:endpoint",
      "ml.c5.xlarge has no GPU in the catalog; a vLLM endpoint runs on one of ml.g5.xlarge"),
-    ("more TP than GPUs", "endpoint.instance_type", "ml.g5.2xlarge", "hoist:endpoint",
-     "llm.tensor_parallel_size: 4 is more than ml.g5.2xlarge's 1 GPUs"),
+    ("more TP than GPUs", "endpoint.instance_type", "ml.g5.2xlarge", "hoist:endpoint.llm.tensor_parallel_size",
+     "4 is more than ml.g5.2xlarge's 1 GPUs"),
 ]
 
 

@@ -69,6 +69,7 @@ def test_an_llm_artifact_is_checked_then_promoted_with_its_size(
     assert cfg.endpoint is not None and cfg.endpoint.llm is not None
     assert cfg.endpoint.model_key == "llm/2026-12-01/"
     assert cfg.endpoint.llm.model_gb == 0.001  # a few KB, rounded up to the next MB
+    assert cfg.endpoint.llm.kv_bytes_per_token == 512, "written for the stack's fit check and the plan's sizing"
     assert cfg.endpoint.llm.tensor_parallel_size == 2, "the stack's other engine settings are kept"
     assert cfg.images.llm == DIGEST
     assert "+    model_key: llm/2026-12-01/" in captured.out
