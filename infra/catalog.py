@@ -419,3 +419,17 @@ SAGEMAKER_HOSTING_GPUS: dict[str, HostingGpus] = {
 }
 """HOSTING_GPUS_SOURCE as of HOSTING_GPUS_AS_OF. Hourly prices are in SAGEMAKER_HOSTING_USD_PER_HOUR
 where the catalog has them; a type without one can be sized but not costed (or used by a stack)."""
+
+
+VLLM_LATENCY_HISTOGRAMS = {"ttft": "vllm:time_to_first_token_seconds",
+                           "inter-token": "vllm:inter_token_latency_seconds"}
+"""vLLM's request-level latency histograms on its Prometheus ``/metrics`` (vLLM's metrics design document, V1
+engine; ``inter_token_latency`` replaced ``time_per_output_token``): time to the first token, and between output
+tokens. With ``MetricsConfig.EnableDetailedObservability`` SageMaker scrapes a bring-your-own container's
+``/metrics`` on port 8080 (the engine's port) and publishes what it finds to CloudWatch as OpenTelemetry
+metrics with the labels ``aws.sagemaker.endpoint.name`` and ``aws.sagemaker.variant.name``, queryable with
+PromQL only (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_MetricsConfig.html,
+https://docs.aws.amazon.com/sagemaker/latest/dg/inference-monitoring.html). Read 2026-12-01; CloudWatch's
+PromQL and OTLP ingestion were a public preview then."""
+ENDPOINT_LABEL = "aws.sagemaker.endpoint.name"
+VARIANT_LABEL = "aws.sagemaker.variant.name"

@@ -474,7 +474,15 @@ class EndpointConfig(_Frozen):
         600, ge=60, le=3600, description="Seconds a new container has to answer /ping before it is replaced."
     )
     latency_p99_alarm_ms: int = Field(
-        1000, ge=1, le=600_000, description="Roll back when the variant's p99 model latency exceeds this."
+        1000, ge=1, le=600_000, description="Classic: roll back when the variant's p99 model latency exceeds this.",
+    )
+    ttft_p99_alarm_ms: int = Field(
+        2000, ge=1, le=600_000, description="vLLM: roll back when the engine's p99 time to first token exceeds "
+                                            "this (its Prometheus metric, published by SageMaker).",
+    )
+    inter_token_p99_alarm_ms: int = Field(
+        200, ge=1, le=60_000, description="vLLM: roll back when the engine's p99 latency between output tokens "
+                                          "exceeds this.",
     )
     errors_5xx_alarm: int = Field(
         5, ge=1, le=100_000, description="Roll back when the variant answers more 5XX errors than this in a minute."
