@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra import catalog
+
+if TYPE_CHECKING:
+    from infra.config import EndpointConfig
 
 GB = 10**9
 
@@ -145,3 +148,63 @@ def pcie_warning(interconnect: str, tp: int) -> str | None:
         return (f"tensor parallelism over PCIe ({tp} GPUs): every layer's all-reduce crosses PCIe; expect slower "
                 "tokens than NVLink types, or use one larger GPU")
     return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointSizing:
+    """What a stack's vLLM endpoint needs and gets, from its config alone (the plan shows it)."""
+
+    instance_type: str
+    gpu_model: str
+    tensor_parallel_size: int
+    model_gb: float
+    kv_bytes_per_token: int | None
+    """None until `hoist deploy` has written it: the KV cache and the fit are then unknown."""
+    cache_tokens: int
+    """max_model_len × max_num_seqs: the tokens the cache must hold at once."""
+    usable_gb: float
+    monthly_min_usd: float
+    monthly_max_usd: float
+    price_verified: bool
+    warning: str | None
+
+    @property
+    def kv_cache_gb(self) -> float | None:
+        return None if self.kv_bytes_per_token is None else self.kv_bytes_per_token * self.cache_tokens / GB
+
+    @property
+    def needed_gb(self) -> float | None:
+        kv = self.kv_cache_gb
+        return None if kv is None else self.model_gb + kv
+
+    @property
+    def fits(self) -> bool | None:
+        needed = self.needed_gb
+        return None if needed is None else needed <= self.usable_gb
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"instance_type": self.instance_type, "gpu_model": self.gpu_model,
+                "tensor_parallel_size": self.tensor_parallel_size, "model_gb": self.model_gb,
+                "kv_bytes_per_token": self.kv_bytes_per_token, "cache_tokens": self.cache_tokens,
+                "kv_cache_gb": None if self.kv_cache_gb is None else round(self.kv_cache_gb, 3),
+                "needed_gb": None if self.needed_gb is None else round(self.needed_gb, 3),
+                "usable_gb": round(self.usable_gb, 3), "fits": self.fits,
+                "monthly_min_usd": round(self.monthly_min_usd, 2), "monthly_max_usd": round(self.monthly_max_usd, 2),
+                "price_verified": self.price_verified, "warning": self.warning}
+
+
+def endpoint_sizing(endpoint: EndpointConfig | None) -> EndpointSizing | None:
+    """The sizing of a vLLM endpoint (None for none or a classic one): weights are the artifact's size."""
+    if endpoint is None or endpoint.llm is None:
+        return None
+    llm, gpus = endpoint.llm, catalog.SAGEMAKER_HOSTING_GPUS[endpoint.instance_type]
+    hourly = catalog.sagemaker_hour(endpoint.instance_type).usd
+    return EndpointSizing(
+        instance_type=endpoint.instance_type, gpu_model=gpus.gpu_model, tensor_parallel_size=llm.tensor_parallel_size,
+        model_gb=llm.model_gb, kv_bytes_per_token=llm.kv_bytes_per_token,
+        cache_tokens=llm.max_model_len * llm.max_num_seqs,
+        usable_gb=llm.tensor_parallel_size * gpus.gpu_memory_gb * llm.gpu_memory_utilization,
+        monthly_min_usd=hourly * catalog.HOURS_PER_MONTH * endpoint.min_instances,
+        monthly_max_usd=hourly * catalog.HOURS_PER_MONTH * endpoint.max_instances,
+        price_verified=catalog.hosting_price_verified(endpoint.instance_type),
+        warning=pcie_warning(gpus.interconnect, llm.tensor_parallel_size))

@@ -91,7 +91,7 @@ EC2_INSTANCES: dict[str, InstanceFacts] = {
 """Prices: EC2_PRICING as of EC2_PRICING_DATE (after the June 2025 P4/P5 price reduction).
 GPU peaks: NVIDIA data sheets, dense (no sparsity)."""
 
-SAGEMAKER_HOSTING_USD_PER_HOUR: dict[str, float] = {
+SAGEMAKER_HOSTING_VERIFIED_USD_PER_HOUR: dict[str, float] = {
     "ml.m5.xlarge": 0.23,
     "ml.c5.xlarge": 0.204,
     "ml.g5.xlarge": 1.408,
@@ -99,6 +99,36 @@ SAGEMAKER_HOSTING_USD_PER_HOUR: dict[str, float] = {
     "ml.g5.12xlarge": 7.09,
 }
 """SAGEMAKER_PRICING as of SAGEMAKER_PRICING_DATE."""
+
+ESTIMATES_AS_OF = dt.date(2026, 12, 1)
+_G_RATIO = ("EC2 on-demand price in EC2_INSTANCES × {ratio} (the SageMaker/EC2 ratio of the verified ml.g5 "
+            "{pair})")
+_P_RATIO = ("EC2 on-demand price in EC2_INSTANCES × 1.15, which matches a third-party table of SageMaker "
+            "hosting prices for ml.p4d.24xlarge (25.25) and ml.p5.48xlarge (63.29) after the June 2025 P4/P5 "
+            "price reduction")
+_THIRD_PARTY = "a third-party table quoting the SageMaker pricing page (no EC2 price in this catalog to cross-check)"
+SAGEMAKER_HOSTING_ESTIMATES: dict[str, tuple[float, str]] = {
+    "ml.g5.4xlarge": (2.03, _THIRD_PARTY),
+    "ml.g5.48xlarge": (20.36, _G_RATIO.format(ratio=1.25, pair="2xlarge and 12xlarge")),
+    "ml.g6.xlarge": (1.1267, _G_RATIO.format(ratio=1.4, pair="xlarge")),
+    "ml.g6.2xlarge": (1.222, _THIRD_PARTY),
+    "ml.g6e.xlarge": (2.6054, _G_RATIO.format(ratio=1.4, pair="xlarge") + "; a third-party table agrees"),
+    "ml.g6e.2xlarge": (2.8026, _THIRD_PARTY),
+    "ml.g6e.12xlarge": (13.1163, _G_RATIO.format(ratio=1.25, pair="2xlarge and 12xlarge")),
+    "ml.p4d.24xlarge": (25.25, _P_RATIO),
+    "ml.p5.48xlarge": (63.29, _P_RATIO),
+}
+"""Hosting prices NOT verified against the AWS pricing page (it renders its figures with JavaScript, and
+no AWS-published copy was found): estimates with their basis, as of ESTIMATES_AS_OF, marked as such
+wherever they are shown. Replace each with the page's figure when ``make verify-pins`` can read it.
+GPU types of SAGEMAKER_HOSTING_GPUS priced nowhere here have no source found (p4de, p5e, p5en, p6-b200,
+p5.4xlarge and most g sizes): they can be sized but not costed, so no stack may use them."""
+
+SAGEMAKER_HOSTING_USD_PER_HOUR: dict[str, float] = {
+    **SAGEMAKER_HOSTING_VERIFIED_USD_PER_HOUR,
+    **{instance_type: usd for instance_type, (usd, _) in SAGEMAKER_HOSTING_ESTIMATES.items()},
+}
+"""Every hosting type with a price, verified or estimated (see sagemaker_hour for which)."""
 
 NAT_GATEWAY_HOUR = Price(usd=0.045, unit="hour", source=VPC_PRICING, as_of=VPC_PRICING_DATE)
 INTERFACE_ENDPOINT_AZ_HOUR = Price(usd=0.01, unit="hour", source=VPC_PRICING, as_of=VPC_PRICING_DATE)
@@ -119,9 +149,20 @@ def ec2_hour(instance_type: str) -> Price:
                  source=EC2_PRICING, as_of=EC2_PRICING_DATE)
 
 
+UNVERIFIED = "UNVERIFIED estimate"
+
+
 def sagemaker_hour(instance_type: str) -> Price:
-    return Price(usd=SAGEMAKER_HOSTING_USD_PER_HOUR[instance_type], unit="hour",
+    """The hourly hosting price; an estimate's source says it is one, and on what it rests."""
+    if instance_type in SAGEMAKER_HOSTING_ESTIMATES:
+        usd, basis = SAGEMAKER_HOSTING_ESTIMATES[instance_type]
+        return Price(usd=usd, unit="hour", source=f"{UNVERIFIED} for {instance_type}: {basis}", as_of=ESTIMATES_AS_OF)
+    return Price(usd=SAGEMAKER_HOSTING_VERIFIED_USD_PER_HOUR[instance_type], unit="hour",
                  source=SAGEMAKER_PRICING, as_of=SAGEMAKER_PRICING_DATE)
+
+
+def hosting_price_verified(instance_type: str) -> bool:
+    return instance_type in SAGEMAKER_HOSTING_VERIFIED_USD_PER_HOUR
 
 
 SAGEMAKER_LOCAL_NVME_FAMILIES = ("ml.g4dn.", "ml.g5.", "ml.g6.", "ml.g6e.", "ml.p3dn.", "ml.p4d.", "ml.p4de.",
@@ -593,3 +634,15 @@ API_RULES: dict[str, ApiRule] = {
 }
 """Rules a real account enforces (or silently ignores) that neither botocore's models nor Pulumi's mocks
 check, each with its documentation and where hoist enforces it. A test trips every row."""
+VLLM_LATENCY_HISTOGRAMS = {"ttft": "vllm:time_to_first_token_seconds",
+                           "inter-token": "vllm:inter_token_latency_seconds"}
+"""vLLM's request-level latency histograms on its Prometheus ``/metrics`` (vLLM's metrics design document, V1
+engine; ``inter_token_latency`` replaced ``time_per_output_token``): time to the first token, and between output
+tokens. With ``MetricsConfig.EnableDetailedObservability`` SageMaker scrapes a bring-your-own container's
+``/metrics`` on port 8080 (the engine's port) and publishes what it finds to CloudWatch as OpenTelemetry
+metrics with the labels ``aws.sagemaker.endpoint.name`` and ``aws.sagemaker.variant.name``, queryable with
+PromQL only (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_MetricsConfig.html,
+https://docs.aws.amazon.com/sagemaker/latest/dg/inference-monitoring.html). Read 2026-12-01; CloudWatch's
+PromQL and OTLP ingestion were a public preview then."""
+ENDPOINT_LABEL = "aws.sagemaker.endpoint.name"
+VARIANT_LABEL = "aws.sagemaker.variant.name"

@@ -377,6 +377,11 @@ class LlmEngineConfig(_Frozen):
         gt=0, le=10_000, description="Size of the artifact's files in GB (10^9 bytes), as `hoist deploy` read it "
                                      "from the manifest; sets the download and start-up timeouts.",
     )
+    kv_bytes_per_token: int | None = Field(
+        None, ge=1, le=100_000_000, description="KV-cache bytes one token takes (all layers), as `hoist deploy` "
+                                                "computed it from the artifact's config.json; with it the stack "
+                                                "checks the fit and the plan shows the sizing.",
+    )
     max_model_len: int = Field(4096, ge=16, le=1_048_576, description="Longest prompt plus completion, in tokens.")
     gpu_memory_utilization: float = Field(
         0.9, ge=0.5, le=0.98, description="Share of each GPU's memory the engine may use (weights, KV cache).",
@@ -469,7 +474,15 @@ class EndpointConfig(_Frozen):
         600, ge=60, le=3600, description="Seconds a new container has to answer /ping before it is replaced."
     )
     latency_p99_alarm_ms: int = Field(
-        1000, ge=1, le=600_000, description="Roll back when the variant's p99 model latency exceeds this."
+        1000, ge=1, le=600_000, description="Classic: roll back when the variant's p99 model latency exceeds this.",
+    )
+    ttft_p99_alarm_ms: int = Field(
+        2000, ge=1, le=600_000, description="vLLM: roll back when the engine's p99 time to first token exceeds "
+                                            "this (its Prometheus metric, published by SageMaker).",
+    )
+    inter_token_p99_alarm_ms: int = Field(
+        200, ge=1, le=60_000, description="vLLM: roll back when the engine's p99 latency between output tokens "
+                                          "exceeds this.",
     )
     errors_5xx_alarm: int = Field(
         5, ge=1, le=100_000, description="Roll back when the variant answers more 5XX errors than this in a minute."
@@ -517,12 +530,27 @@ class EndpointConfig(_Frozen):
             if self.llm.tensor_parallel_size > gpus.gpus:
                 raise ValueError(f"llm.tensor_parallel_size: {self.llm.tensor_parallel_size} is more than "
                                  f"{self.instance_type}'s {gpus.gpus} GPUs")
+            self._fits(gpus)
         else:
             if self.model_key.endswith("/"):
                 raise ValueError("model_key: the classic engine serves a model.tar.gz; a prefix needs engine: vllm")
             if self.llm is not None:
                 raise ValueError("llm: engine settings apply to engine: vllm only")
         return self
+
+    def _fits(self, gpus: catalog.HostingGpus) -> None:
+        """Weights (the artifact's size) plus a full KV cache for max_num_seqs sequences of max_model_len tokens
+        must fit the share of the TP degree's GPUs the engine may use."""
+        llm = self.llm
+        if llm is None or llm.kv_bytes_per_token is None:
+            return
+        needed = llm.model_gb + llm.kv_bytes_per_token * llm.max_model_len * llm.max_num_seqs / 1e9
+        usable = llm.tensor_parallel_size * gpus.gpu_memory_gb * llm.gpu_memory_utilization
+        if needed > usable:
+            raise ValueError(f"llm: does not fit {self.instance_type}: needs {needed:.1f} GB (weights "
+                             f"{llm.model_gb:g} GB + KV cache {needed - llm.model_gb:.1f} GB), "
+                             f"{llm.tensor_parallel_size} GPU(s) give {usable:.1f} GB; lower max_num_seqs or "
+                             "max_model_len, raise tensor_parallel_size or choose a larger instance type")
 
     @property
     def model_data_timeouts_s(self) -> tuple[int, int]:

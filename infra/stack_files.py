@@ -36,6 +36,11 @@ def _format_error(source: str, error: Mapping[str, Any], raw: Mapping[str, Any])
     if not location and ": " in message and not message.startswith(" "):
         key, _, message = message.partition(": ")
         location = key.split(".")
+    elif ": " in message:
+        # A section's own cross-field error names the key inside it, when that key is in the file.
+        key, _, rest = message.partition(": ")
+        if " " not in key and _lookup(raw, [*location, *key.split(".")]) is not _MISSING:
+            location, message = [*location, *key.split(".")], rest
     key = f"{NAMESPACE}:" + ".".join(location) if location else NAMESPACE
     if error["type"] == "extra_forbidden":
         parent = _lookup(raw, location[:-1])

@@ -13,6 +13,9 @@ from policy.common import PROD, as_list, decoded, environment, of_type, resource
 
 MODEL = "aws:sagemaker/model:Model"
 ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+NATIVE_ENDPOINT_CONFIG = "aws-native:sagemaker:EndpointConfig"
+"""The vLLM endpoint's configuration: CloudFormation's, which has MetricsConfig (pulumi-aws's has not)."""
+ENDPOINT_CONFIGS = (ENDPOINT_CONFIG, NATIVE_ENDPOINT_CONFIG)
 ENDPOINT = "aws-native:sagemaker:Endpoint"
 SCALABLE_TARGET = "aws:appautoscaling/target:Target"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -49,11 +52,12 @@ def _llm_model_data(props: Mapping[str, Any], args: ResourceValidationArgs) -> I
 def _encrypted(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
     types = [str(v.get("instanceType", "")) for v in as_list(props.get("productionVariants"))]
     local = [t for t in types if catalog.has_local_nvme(t)]
-    if local and props.get("kmsKeyArn"):
-        yield (f"kmsKeyArn encrypts no local storage and CreateEndpointConfig refuses it: "
+    key = "kmsKeyId" if args.resource_type == NATIVE_ENDPOINT_CONFIG else "kmsKeyArn"
+    if local and props.get(key):
+        yield (f"{key} encrypts no local storage and CreateEndpointConfig refuses it: "
                f"{catalog.storage_encryption(local[0])}")
-    elif not local and not props.get("kmsKeyArn"):
-        yield (f"the endpoint configuration must encrypt its volumes with the stack's KMS key (kmsKeyArn): "
+    elif not local and not props.get(key):
+        yield (f"the endpoint configuration must encrypt its volumes with the stack's KMS key ({key}): "
                f"{catalog.storage_encryption(types[0] if types else 'its instance type')}")
     capture = props.get("dataCaptureConfig")
     if capture and not capture.get("kmsKeyId"):
@@ -70,7 +74,7 @@ def _captured_in_prod(props: Mapping[str, Any], args: ResourceValidationArgs) ->
 def _capacity_in_prod(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
     if environment(args.provider) != PROD:
         return
-    if args.resource_type == ENDPOINT_CONFIG:
+    if args.resource_type in ENDPOINT_CONFIGS:
         for variant in as_list(props.get("productionVariants")):
             if (variant.get("initialInstanceCount") or 0) < MIN_PROD_INSTANCES:
                 yield (f"variant {variant.get('variantName')} starts with {variant.get('initialInstanceCount')} "
@@ -101,10 +105,54 @@ def _alarms_bound(resources: list[PolicyResource]) -> Iterable[tuple[str, Policy
             if alarm is None:
                 yield f"rollback alarm {ref.get('alarmName')} is not defined in this stack", endpoint
                 continue
+            query = _promql(alarm)
+            if query is not None:
+                # A PromQL alarm selects its series by label: it must select this endpoint's.
+                if f'"{catalog.ENDPOINT_LABEL}"="{name}"' not in query:
+                    yield (f"rollback alarm {alarm.props.get('name')}'s query does not select "
+                           f'"{catalog.ENDPOINT_LABEL}"="{name}", the endpoint it guards'), endpoint
+                continue
             dimensions = decoded(alarm.props.get("dimensions")) or {}
             if alarm.props.get("namespace") != "AWS/SageMaker" or dimensions.get("EndpointName") != name:
                 yield (f"rollback alarm {alarm.props.get('name')} watches {dimensions.get('EndpointName')!r}, "
                        f"not the endpoint {name!r} it guards"), endpoint
+
+
+def _promql(alarm: PolicyResource) -> str | None:
+    criteria = (decoded(alarm.props.get("evaluationCriteria")) or {}).get("promqlCriteria") or {}
+    query = criteria.get("query")
+    return query if isinstance(query, str) else None
+
+
+def _llm_engine_metrics(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyResource]]:
+    """An endpoint serving vLLM publishes the engine's metrics and rolls back on its token latencies."""
+    llm_models = {m.urn for m in of_type(resources, MODEL)
+                  if "SM_VLLM_MODEL" in ((m.props.get("primaryContainer") or {}).get("environment") or {})}
+    if not llm_models:
+        return
+    llm_configs = []
+    for typ in ENDPOINT_CONFIGS:
+        for config in of_type(resources, typ):
+            # The variants name the model by its (generated) name: follow the dependency, not the value.
+            if targets(config, "productionVariants") & llm_models:
+                llm_configs.append(config)
+                metrics = config.props.get("metricsConfig") or {}
+                if metrics.get("enableDetailedObservability") is not True:
+                    yield ("an endpoint serving vLLM must publish the engine's metrics (time to first token, between "
+                           "tokens): metricsConfig.enableDetailedObservability true"), config
+    serving_llm = {c.urn for c in llm_configs}
+    alarms = {a.props.get("name"): a for a in of_type(resources, ALARM)}
+    for endpoint in of_type(resources, ENDPOINT):
+        if not targets(endpoint, "endpointConfigName") & serving_llm:
+            continue
+        deployment = decoded(endpoint.props.get("deploymentConfig")) or {}
+        rollback = [alarms.get(ref.get("alarmName")) for ref in
+                    as_list((deployment.get("autoRollbackConfiguration") or {}).get("alarms"))]
+        watched = " ".join(q for a in rollback if a is not None and (q := _promql(a)) is not None)
+        for what, metric in catalog.VLLM_LATENCY_HISTOGRAMS.items():
+            if f'"{metric}"' not in watched:
+                yield (f"an endpoint serving vLLM must roll back on the engine's {what} latency: no rollback alarm "
+                       f"queries {metric}"), endpoint
 
 
 TOPIC = "aws:sns/topic:Topic"
@@ -128,11 +176,13 @@ POLICIES = (
                     (MODEL,), _llm_model_data),
     resource_policy("sagemaker-endpoint-kms", "SageMaker endpoint volumes use the KMS key where SageMaker accepts "
                     "one (EBS; local NVMe is hardware-encrypted), and data capture always does",
-                    ("CKV_AWS_98",), (ENDPOINT_CONFIG,), _encrypted),
+                    ("CKV_AWS_98",), ENDPOINT_CONFIGS, _encrypted),
     resource_policy("sagemaker-prod-data-capture", "Prod endpoints capture traffic for monitoring", (),
-                    (ENDPOINT_CONFIG,), _captured_in_prod),
+                    ENDPOINT_CONFIGS, _captured_in_prod),
     resource_policy("sagemaker-prod-capacity", "Prod endpoint variants never run on fewer than 2 instances",
-                    ("SecurityHub:SageMaker.4",), (ENDPOINT_CONFIG, SCALABLE_TARGET), _capacity_in_prod),
+                    ("SecurityHub:SageMaker.4",), (*ENDPOINT_CONFIGS, SCALABLE_TARGET), _capacity_in_prod),
+    stack_policy("sagemaker-llm-engine-metrics", "Endpoints serving vLLM publish the engine's metrics and roll "
+                 "back on its time to first token and inter-token latency", (), _llm_engine_metrics),
     resource_policy("sagemaker-safe-rollout",
                     "Endpoints roll out blue/green, roll back on 2+ alarms and keep autoscaled capacity", (),
                     (ENDPOINT,), _safe_rollout),

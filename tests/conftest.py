@@ -7,11 +7,13 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from hoist import engine
 from hoist.plan import recording
 from hoist.plan.recording import Plan
 from infra import stack_files
@@ -76,3 +78,24 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(key, value)
+
+
+SERVED = "tiny"
+"""The name the shared engine serves the tiny model under."""
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from training.llm import tiny  # torch and transformers: only for the sessions that need the model
+
+    return tiny.build("llama", tmp_path_factory.mktemp("engine") / "tiny-llama")
+
+
+@pytest.fixture(scope="session")
+def engine_url(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The LLM engine tier: vLLM's CPU build through the LLM image's entrypoint, started once per session on the
+    tiny model and shared by every engine test."""
+    logs = tmp_path_factory.mktemp("engine-logs")
+    # fp32, as the tiny model was saved: greedy tokens can then be compared with transformers exactly.
+    with engine.serving(tiny_model, logs, {"SM_VLLM_SERVED_MODEL_NAME": SERVED, "SM_VLLM_DTYPE": "float32"}) as url:
+        yield url

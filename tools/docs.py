@@ -107,10 +107,10 @@ class SampleChange:
 NAT_PER_AZ = SampleChange("dev", (("nat_gateways: single", "nat_gateways: per_az"),))
 REVIEW_EXAMPLE = SampleChange("staging", (
     ("      max_gpus: 8\n", "      max_gpus: 16\n      volume_gb: 400\n"),
-    ("model_key: runs/reference/model.tar.gz", "model_key: runs/2026-12-01/model.tar.gz"),
+    ("model_key: llm/assistant-8b/2026-11-30/", "model_key: llm/assistant-8b/2026-12-01/"),
 ))
 """The pull request the README's example comment reviews: staging's GPU pool doubles, with bigger root
-volumes, and the endpoint gets a newly trained model."""
+volumes, and the LLM endpoint gets a newly exported model."""
 
 
 def sample_repository(target: Path, change: SampleChange = REVIEW_EXAMPLE, root: Path = PROJECT_ROOT) -> Path:

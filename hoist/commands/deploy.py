@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from hoist import outputs as stack_outputs
 from hoist.release import deploy as release
 from hoist.release import invoke as calls
+from hoist.release import llm_chat
 from hoist.release.llm_checks import check_llm_artifact
 from infra.config import EndpointConfig
 from infra.stack_files import ConfigError, load_stack, stack_file
@@ -76,13 +77,18 @@ def _check_and_promote_llm(args: argparse.Namespace, endpoint: EndpointConfig, k
         except (artifact.ArtifactError, OSError, BotoCoreError, ClientError) as exc:
             raise release.DeployError(f"--model-uri {args.model_uri}: {exc}") from None
         check = check_llm_artifact(Path(tmp) / "model", endpoint)
-    print(f"hoist deploy: {args.model_uri} matches its manifest; {check.model_gb:.3f} GB, needs {check.needed_gb:.1f} "
-          f"of {check.usable_gb:.1f} GB usable on {endpoint.instance_type} (KV cache {check.kv_bytes_per_token} bytes "
-          "a token)", file=sys.stderr)
-    if check.warning:
-        print(f"hoist deploy: warning: {check.warning}", file=sys.stderr)
+        print(f"hoist deploy: {args.model_uri} matches its manifest; {check.model_gb:.3f} GB, needs "
+              f"{check.needed_gb:.1f} of {check.usable_gb:.1f} GB usable on {endpoint.instance_type} (KV cache "
+              f"{check.kv_bytes_per_token} bytes a token)", file=sys.stderr)
+        if check.warning:
+            print(f"hoist deploy: warning: {check.warning}", file=sys.stderr)
+        # Last, as it is the slowest: the model must answer a chat request in the engine that will serve it.
+        chat = llm_chat.check_chat(Path(tmp) / "model", Path(tmp) / "logs", endpoint.llm)
+    print(f"hoist deploy: the local engine answered a chat request through /invocations in {chat.latency_ms:.0f} ms "
+          f"({chat.tokens} tokens)", file=sys.stderr)
     # Round the size up, so the timeouts derived from it never fall short.
-    llm = {**endpoint.llm.model_dump(exclude_unset=True), "model_gb": math.ceil(check.model_gb * 1000) / 1000}
+    llm = {**endpoint.llm.model_dump(exclude_unset=True), "model_gb": math.ceil(check.model_gb * 1000) / 1000,
+           "kv_bytes_per_token": check.kv_bytes_per_token}
     return release.promote_llm(args.stack, key, llm, args.image_digest)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hoist.plan import grants
-from hoist.plan.report import COMPUTED
+from hoist.plan.report import COMPUTED, sizing_lines
 
 LIMIT = 60_000
 ALERTS = {"caution": "CAUTION", "warning": "WARNING", "note": "NOTE"}
@@ -69,6 +69,15 @@ def _cost(diff: dict[str, Any]) -> list[str]:
         lines += [f"| **total** | {_money(c['before']['monthly_max_usd'])} | {_money(c['after']['monthly_max_usd'])} | "
                   f"**{_delta(c['delta']['monthly_max_usd'])}** | **{_delta(c['delta']['monthly_idle_usd'])}** |", ""]
     return lines
+
+
+def _sizing(diff: dict[str, Any]) -> list[str]:
+    sizing = diff.get("llm_sizing") or {}
+    after = sizing.get("after")
+    if after is None:
+        return []
+    same = " (unchanged)" if after == sizing.get("before") else ""
+    return [f"#### LLM endpoint sizing{same}", "", *[f"- {line}" for line in sizing_lines(after)], ""]
 
 
 def _summary(diff: dict[str, Any]) -> list[str]:
@@ -168,7 +177,8 @@ def markdown(diff: dict[str, Any]) -> str:
     title = [f"### hoist plan — `{diff['stack']}` compared with `{diff['base']['ref']}`", ""]
     if not diff["base"]["exists"]:
         title += [f"_Stack `{diff['stack']}` does not exist at `{diff['base']['ref']}`; everything below is new._", ""]
-    sections: list[Callable[[dict[str, Any]], list[str]]] = [_risks, _cost, _summary, _permissions, _changes]
+    sections: list[Callable[[dict[str, Any]], list[str]]] = [_risks, _cost, _sizing, _summary, _permissions,
+                                                               _changes]
     text = "\n".join(title + [line for section in sections for line in section(diff)]).rstrip("\n") + "\n"
     return text if len(text) <= LIMIT else _shortened(text)
 

@@ -131,6 +131,7 @@ PRICERS: dict[str, Pricer] = {
     "aws:ec2/vpcEndpoint:VpcEndpoint": _endpoint,
     "aws:kms/key:Key": _kms,
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": _sagemaker_variants,
+    "aws-native:sagemaker:EndpointConfig": _sagemaker_variants,
     "aws:eks/cluster:Cluster": _eks_control_plane,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
 }

@@ -83,4 +83,5 @@ def compare(stack: str, ref: str, base: dict[str, Any] | None, head: dict[str, A
         "changes": [c.as_dict(names) for c in found],
         "policy": {"passed": head["policy"]["passed"], "policies": len(head["policy"]["policies"]),
                    "violations": head["policy"]["violations"]},
+        "llm_sizing": {"before": base.get("llm_sizing") if base else None, "after": head.get("llm_sizing")},
     }

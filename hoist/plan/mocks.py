@@ -124,6 +124,9 @@ class StackMocks(pulumi.runtime.Mocks):
         if typ == "aws:ec2/launchTemplate:LaunchTemplate":
             return f"lt-{_hex(name, 17)}", {"arn": f"arn:aws:ec2:{region}:{acct}:launch-template/lt-{_hex(name, 17)}",
                                             "latestVersion": 1}
+        if typ == "aws-native:sagemaker:EndpointConfig":
+            return physical, {"endpointConfigName": physical,
+                              "endpointConfigArn": f"arn:aws:sagemaker:{region}:{acct}:endpoint-config/{physical}"}
         if typ == "aws-native:sagemaker:Endpoint":
             endpoint = str(inputs["endpointName"])
             return endpoint, {"endpointArn": f"arn:aws:sagemaker:{region}:{acct}:endpoint/{endpoint}"}

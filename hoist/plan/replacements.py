@@ -245,6 +245,14 @@ CREATE_ONLY: dict[str, CreateOnly] = {
     "aws:sqs/queuePolicy:QueuePolicy": CreateOnly("aws-native:sqs:QueueInlinePolicy", {"queueUrl": "queue"}),
     "aws-native:sagemaker:Endpoint": CreateOnly(
         "aws-native:sagemaker:Endpoint", {"endpointName": "endpointName"}, name="endpointName"),
+    # The vLLM endpoint's configuration (pulumi-aws's has no MetricsConfig): every property is create-only.
+    "aws-native:sagemaker:EndpointConfig": CreateOnly(
+        "aws-native:sagemaker:EndpointConfig",
+        {name: name for name in ("asyncInferenceConfig", "dataCaptureConfig", "enableNetworkIsolation",
+                                 "endpointConfigName", "executionRoleArn", "explainerConfig", "kmsKeyId",
+                                 "metricsConfig", "vpcConfig")}
+        | {"productionVariants": "productionVariants[*]", "shadowProductionVariants": "shadowProductionVariants[*]"},
+        name="endpointConfigName"),
 }
 """pulumi-aws type -> its create-only data. Every AWS type the program creates has an entry."""
 

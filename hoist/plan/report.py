@@ -10,6 +10,7 @@ from pulumi.runtime import rpc
 from rich.console import Console
 from rich.table import Table
 
+from hoist import sizing
 from hoist.plan import placement, reachability
 from hoist.plan.cost import CostEstimate
 from hoist.plan.policies import PolicyReport
@@ -70,8 +71,32 @@ def as_dict(plan: Plan, policy: PolicyReport, cost: CostEstimate,
                        "source": line.unit_price.cite()} for line in cost.lines],
         },
         "reachability": reachability.as_dicts(reach),
+        "llm_sizing": _llm_sizing(plan),
         "outputs": _jsonable(plan.outputs),
     }
+
+
+def _llm_sizing(plan: Plan) -> dict[str, Any] | None:
+    found = sizing.endpoint_sizing(plan.config.endpoint)
+    return None if found is None else found.as_dict()
+
+
+def sizing_lines(found: dict[str, Any]) -> list[str]:
+    """The LLM endpoint's sizing in words: what the model needs, what the GPUs give, what it costs."""
+    kv = ("KV cache per token unknown until `hoist deploy` writes llm.kv_bytes_per_token"
+          if found["kv_bytes_per_token"] is None else
+          f"KV cache {found['kv_bytes_per_token']:,} bytes a token × {found['cache_tokens']:,} tokens = "
+          f"{found['kv_cache_gb']:.1f} GB")
+    fit = {None: "fit unknown", True: "fits", False: "DOES NOT FIT"}[found["fits"]]
+    needed = "" if found["needed_gb"] is None else f"needs {found['needed_gb']:.1f} GB of "
+    price = "" if found["price_verified"] else " (hourly price an UNVERIFIED estimate; see the catalog)"
+    lines = [f"weights {found['model_gb']:g} GB; {kv}",
+             f"{fit}: {needed}{found['usable_gb']:.1f} GB usable on {found['instance_type']} at tensor-parallel "
+             f"degree {found['tensor_parallel_size']} ({found['gpu_model']})",
+             f"${found['monthly_min_usd']:,.2f} to ${found['monthly_max_usd']:,.2f} a month{price}"]
+    if found["warning"]:
+        lines.append(f"warning: {found['warning']}")
+    return lines
 
 
 def print_plan(console: Console, plan: Plan, policy: PolicyReport, cost: CostEstimate,
@@ -127,5 +152,10 @@ def print_plan(console: Console, plan: Plan, policy: PolicyReport, cost: CostEst
     console.print(costs)
     for number, cite in enumerate(sources, start=1):
         console.print(f"  [{number}] {cite}", highlight=False)
+    found = _llm_sizing(plan)
+    if found is not None:
+        console.print("LLM endpoint sizing:")
+        for text in sizing_lines(found):
+            console.print(f"  {text}", highlight=False)
     console.print(f"budget: ${plan.config.budget.monthly_limit_usd:,.0f}/month "
                   f"(alert at {plan.config.budget.alert_threshold_percent}%)")

@@ -192,7 +192,7 @@ def apply(stack: str, cfg: StackConfig, outputs: StackOutputs, previous_text: st
     rollout = follow_rollout(sagemaker, endpoint, before, poll_s=poll_s, sleep=sleep)
     if rollout.rolled_back:
         stack_edits.restore(stack, previous_text)
-        fired = firing_alarms(cloudwatch, list(alarm_names(endpoint).values()))
+        fired = firing_alarms(cloudwatch, list(alarm_names(endpoint, cfg.endpoint.engine).values()))
         cause = f"alarm {', '.join(fired)} fired" if fired else "no rollback alarm is in ALARM now"
         raise DeployError(f"SageMaker rolled endpoint {endpoint} back ({' -> '.join(rollout.statuses)}): {cause}; "
                           f"restored stacks/Pulumi.{stack}.yaml")

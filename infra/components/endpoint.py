@@ -60,8 +60,24 @@ def model_prefix(model_key: str) -> str:
     return posixpath.dirname(model_key)
 
 
-def alarm_names(endpoint_name: str) -> dict[str, str]:
-    return {"errors": f"{endpoint_name}-{VARIANT}-5xx-errors", "latency": f"{endpoint_name}-{VARIANT}-p99-latency"}
+METRIC_PUBLISH_S = 60
+"""MetricsConfig.MetricPublishFrequencyInSeconds: 10, 30, 60, 120, 180, 240 or 300; 60 is the default."""
+PROMQL_WINDOW = "5m"
+
+
+def alarm_names(endpoint_name: str, engine: str = "classic") -> dict[str, str]:
+    """The rollback alarms: errors for every engine; p99 model latency for classic, and for vLLM the engine's
+    p99 time to first token and between tokens (a streamed request's whole latency says little)."""
+    latencies = list(catalog.VLLM_LATENCY_HISTOGRAMS) if engine == "vllm" else ["latency"]
+    return {"errors": f"{endpoint_name}-{VARIANT}-5xx-errors",
+            **{what: f"{endpoint_name}-{VARIANT}-p99-{what}" for what in latencies}}
+
+
+def p99_query(metric: str, endpoint_name: str, threshold_s: float) -> str:
+    """A PromQL instant query that returns the variant's p99 of an engine histogram when it exceeds ``threshold_s``.
+    Names with ':' and '.' are quoted (CloudWatch PromQL, Prometheus 3 UTF-8 names)."""
+    series = f'{{"{metric}", "{catalog.ENDPOINT_LABEL}"="{endpoint_name}", "{catalog.VARIANT_LABEL}"="{VARIANT}"}}'
+    return f"histogram_quantile(0.99, sum(rate({series}[{PROMQL_WINDOW}]))) > {threshold_s:g}"
 
 
 def traffic_routing(config: EndpointConfig) -> aws_native.sagemaker.EndpointTrafficRoutingConfigArgsDict:
@@ -79,7 +95,7 @@ def traffic_routing(config: EndpointConfig) -> aws_native.sagemaker.EndpointTraf
 class Endpoint(pulumi.ComponentResource):
     role: aws.iam.Role
     model: aws.sagemaker.Model
-    endpoint_config: aws.sagemaker.EndpointConfiguration
+    endpoint_config: aws.sagemaker.EndpointConfiguration | aws_native.sagemaker.EndpointConfig
     endpoint: aws_native.sagemaker.Endpoint
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
 
@@ -129,20 +145,34 @@ class Endpoint(pulumi.ComponentResource):
                 "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
                 "capture_content_type_header": {"json_content_types": ["application/json"]},
             }
-        # No name: Pulumi auto-names it, so any change creates a new configuration beside the live one.
-        self.endpoint_config = aws.sagemaker.EndpointConfiguration(
-            f"{name}-config",
-            production_variants=[variant],
-            # The key encrypts EBS volumes only; with local NVMe (hardware-encrypted) CreateEndpointConfig fails.
-            kms_key_arn=None if catalog.has_local_nvme(config.instance_type) else args.kms_key_arn,
-            data_capture_config=capture,
-            opts=child,
-        )
+        # The key encrypts EBS volumes only; with local NVMe (hardware-encrypted) CreateEndpointConfig fails.
+        kms_key = None if catalog.has_local_nvme(config.instance_type) else args.kms_key_arn
+        config_name: pulumi.Output[str]
+        if config.engine == "vllm":
+            # pulumi-aws's EndpointConfiguration has no MetricsConfig; CloudFormation's has. Detailed
+            # observability makes SageMaker scrape the engine's /metrics (time to first token, between tokens),
+            # which the rollback alarms below watch. Auto-named too, so a change creates a new configuration.
+            native = aws_native.sagemaker.EndpointConfig(
+                f"{name}-config",
+                production_variants=[variant],  # the same snake_case keys as pulumi-aws's
+                kms_key_id=kms_key,
+                data_capture_config=capture,
+                metrics_config={"enable_detailed_observability": True,
+                                "metric_publish_frequency_in_seconds": METRIC_PUBLISH_S},
+                opts=pulumi.ResourceOptions(parent=self, provider=args.native_provider),
+            )
+            self.endpoint_config, config_name = native, native.endpoint_config_name.apply(str)
+        else:
+            # No name: Pulumi auto-names it, so any change creates a new configuration beside the live one.
+            classic = aws.sagemaker.EndpointConfiguration(
+                f"{name}-config", production_variants=[variant], kms_key_arn=kms_key, data_capture_config=capture,
+                opts=child)
+            self.endpoint_config, config_name = classic, classic.name
         self.alarms = self._alarms(name, endpoint_name, config, args.alerts_topic_arn, child)
         self.endpoint = aws_native.sagemaker.Endpoint(
             f"{name}-endpoint",
             endpoint_name=endpoint_name,
-            endpoint_config_name=self.endpoint_config.name,
+            endpoint_config_name=config_name,
             deployment_config={
                 "blue_green_update_policy": {
                     "traffic_routing_configuration": traffic_routing(config),
@@ -205,18 +235,31 @@ class Endpoint(pulumi.ComponentResource):
     @staticmethod
     def _alarms(name: str, endpoint_name: str, config: EndpointConfig, topic_arn: pulumi.Input[str],
                 child: pulumi.ResourceOptions) -> dict[str, aws.cloudwatch.MetricAlarm]:
-        names = alarm_names(endpoint_name)
+        names = alarm_names(endpoint_name, config.engine)
         dimensions = {"EndpointName": endpoint_name, "VariantName": VARIANT}
         # A rollback is news: people hear of it through the alerts topic, and again when the alarm clears.
         actions = [topic_arn]
-        return {
+        alarms = {
             "errors": aws.cloudwatch.MetricAlarm(
                 f"{name}-5xx-errors", name=names["errors"], namespace="AWS/SageMaker",
                 metric_name="Invocation5XXErrors", dimensions=dimensions, statistic="Sum", period=60,
                 evaluation_periods=1, threshold=config.errors_5xx_alarm, comparison_operator="GreaterThanThreshold",
                 treat_missing_data="notBreaching", alarm_actions=actions, ok_actions=actions,
-                alarm_description=f"{endpoint_name}/{VARIANT} answers 5XX errors; rolls back a rollout", opts=child),
-            "latency": aws.cloudwatch.MetricAlarm(
+                alarm_description=f"{endpoint_name}/{VARIANT} answers 5XX errors; rolls back a rollout", opts=child)}
+        if config.engine == "vllm":
+            thresholds = {"ttft": config.ttft_p99_alarm_ms, "inter-token": config.inter_token_p99_alarm_ms}
+            for what, metric in catalog.VLLM_LATENCY_HISTOGRAMS.items():
+                alarms[what] = aws.cloudwatch.MetricAlarm(
+                    f"{name}-p99-{what}", name=names[what],
+                    # A PromQL alarm: each breaching series is a contributor; two minutes breaching is ALARM.
+                    evaluation_criteria={"promql_criteria": {
+                        "query": p99_query(metric, endpoint_name, thresholds[what] / 1000),
+                        "pending_period": 120, "recovery_period": 300}},
+                    evaluation_interval=METRIC_PUBLISH_S, alarm_actions=actions, ok_actions=actions,
+                    alarm_description=f"{endpoint_name}/{VARIANT} p99 {what} latency over {thresholds[what]} ms "
+                                      "(vLLM's own histogram); rolls back a rollout", opts=child)
+            return alarms
+        alarms["latency"] = aws.cloudwatch.MetricAlarm(
                 f"{name}-p99-latency", name=names["latency"], namespace="AWS/SageMaker",
                 metric_name="ModelLatency", dimensions=dimensions, extended_statistic="p99", period=60,
                 # ModelLatency is reported in microseconds.
@@ -224,8 +267,8 @@ class Endpoint(pulumi.ComponentResource):
                 comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
                 alarm_actions=actions, ok_actions=actions,
                 alarm_description=f"{endpoint_name}/{VARIANT} p99 model latency over {config.latency_p99_alarm_ms} ms; "
-                                  "rolls back a rollout", opts=child),
-        }
+                                  "rolls back a rollout", opts=child)
+        return alarms
 
     def _autoscaling(self, name: str, endpoint_name: str, config: EndpointConfig) -> None:
         after_endpoint = pulumi.ResourceOptions(parent=self, depends_on=[self.endpoint])

@@ -184,9 +184,11 @@ _VARIANT_FIELDS = {"variantName": "VariantName", "modelName": "ModelName", "inst
 
 def _endpoint_config(r: PlannedResource) -> list[Request]:
     i = r.inputs
+    # pulumi-aws names the key kmsKeyArn; CloudFormation's EndpointConfig (aws-native) kmsKeyId.
+    key = i.get("kmsKeyArn", i.get("kmsKeyId"))
     params: dict[str, Any] = {
         "EndpointConfigName": r.name,
-        **({"KmsKeyId": i["kmsKeyArn"]} if "kmsKeyArn" in i else {}),
+        **({"KmsKeyId": key} if key is not None else {}),
         "ProductionVariants": [{api: v[key] for key, api in _VARIANT_FIELDS.items() if key in v}
                                for v in i["productionVariants"]]}
     capture = i.get("dataCaptureConfig")
@@ -197,6 +199,12 @@ def _endpoint_config(r: PlannedResource) -> list[Request]:
             "DestinationS3Uri": capture["destinationS3Uri"], "KmsKeyId": capture["kmsKeyId"],
             "CaptureOptions": [{"CaptureMode": o["captureMode"]} for o in capture["captureOptions"]],
             "CaptureContentTypeHeader": {"JsonContentTypes": capture["captureContentTypeHeader"]["jsonContentTypes"]}}
+    metrics = i.get("metricsConfig")
+    if metrics:
+        params["MetricsConfig"] = {api: metrics[key] for key, api in (
+            ("enableEnhancedMetrics", "EnableEnhancedMetrics"),
+            ("enableDetailedObservability", "EnableDetailedObservability"),
+            ("metricPublishFrequencyInSeconds", "MetricPublishFrequencyInSeconds")) if key in metrics}
     return [("sagemaker", "CreateEndpointConfig", params)]
 
 
@@ -252,6 +260,15 @@ def _scaling_policy(r: PlannedResource) -> list[Request]:
 
 def _metric_alarm(r: PlannedResource) -> list[Request]:
     i = r.inputs
+    if "evaluationCriteria" in i:
+        # A PromQL alarm: PutMetricAlarm takes no metric, statistic, threshold or periods beside it.
+        criteria = i["evaluationCriteria"]["promqlCriteria"]
+        promql = {"Query": criteria["query"], **{api: criteria[key] for key, api in (
+            ("pendingPeriod", "PendingPeriod"), ("recoveryPeriod", "RecoveryPeriod")) if key in criteria}}
+        return [("cloudwatch", "PutMetricAlarm", {
+            "AlarmName": i["name"], "AlarmDescription": i["alarmDescription"],
+            "EvaluationCriteria": {"PromQLCriteria": promql}, "EvaluationInterval": i["evaluationInterval"],
+            "AlarmActions": i["alarmActions"], "OKActions": i["okActions"]})]
     params: dict[str, Any] = {
         "AlarmName": i["name"], "AlarmDescription": i["alarmDescription"], "Namespace": i["namespace"],
         "MetricName": i["metricName"], "Dimensions": [{"Name": k, "Value": v} for k, v in i["dimensions"].items()],
@@ -455,6 +472,7 @@ TRANSLATORS: dict[str, Callable[[PlannedResource], list[Request]]] = {
     "aws:budgets/budget:Budget": _budget,
     "aws:sagemaker/model:Model": _model,
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": _endpoint_config,
+    "aws-native:sagemaker:EndpointConfig": _endpoint_config,
     "aws-native:sagemaker:Endpoint": _native_endpoint,
     "aws:appautoscaling/target:Target": _scalable_target,
     "aws:appautoscaling/policy:Policy": _scaling_policy,

@@ -6,15 +6,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from hoist.outputs import StackOutputs
 from hoist.plan import cost
 from hoist.plan.recording import Plan, PlannedResource
 from infra import catalog
 from infra.stack_files import load_stack
-from tests.conftest import planned
+from tests.conftest import STACKS, planned
 
 ENDPOINT = "aws-native:sagemaker:Endpoint"
 CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+CLASSIC = [s for s in STACKS if (e := load_stack(s).endpoint) is not None and e.engine == "classic"]
+"""Stacks whose endpoint runs the classic serving image (tests/infra/test_llm_endpoint.py covers vLLM's)."""
+classic = pytest.mark.parametrize("stack", CLASSIC)
 
 
 def one(plan: Plan, typ: str) -> PlannedResource:
@@ -28,6 +33,7 @@ def role_statements(plan: Plan) -> dict[str, dict[str, Any]]:
     return {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
 
 
+@classic
 def test_model_runs_the_serving_image_by_digest_isolated_in_private_subnets(stack: str) -> None:
     plan, cfg = planned(stack), load_stack(stack)
     model = one(plan, "aws:sagemaker/model:Model")
@@ -41,6 +47,7 @@ def test_model_runs_the_serving_image_by_digest_isolated_in_private_subnets(stac
     assert sorted(model.inputs["vpcConfig"]["subnets"]) == sorted(outputs.private_subnet_ids)
 
 
+@classic
 def test_role_may_do_only_what_serving_needs(stack: str) -> None:
     plan, cfg = planned(stack), load_stack(stack)
     outputs = StackOutputs.model_validate(plan.outputs)
@@ -65,6 +72,7 @@ def test_role_may_do_only_what_serving_needs(stack: str) -> None:
     assert not role.inputs.get("managedPolicyArns")
 
 
+@classic
 def test_endpoint_config_is_auto_named_encrypted_with_a_fixed_variant(stack: str) -> None:
     plan, cfg = planned(stack), load_stack(stack)
     config = one(plan, CONFIG)
@@ -89,6 +97,7 @@ def test_endpoint_config_is_auto_named_encrypted_with_a_fixed_variant(stack: str
         assert capture is None
 
 
+@classic
 def test_rollout_is_blue_green_guarded_by_bound_alarms_and_keeps_capacity(stack: str) -> None:
     plan, cfg = planned(stack), load_stack(stack)
     assert cfg.endpoint is not None
@@ -114,6 +123,7 @@ def test_rollout_is_blue_green_guarded_by_bound_alarms_and_keeps_capacity(stack:
     assert latency["extendedStatistic"] == "p99" and latency["threshold"] == cfg.endpoint.latency_p99_alarm_ms * 1000
 
 
+@classic
 def test_autoscaling_tracks_invocations_after_the_endpoint_exists(stack: str) -> None:
     plan, cfg = planned(stack), load_stack(stack)
     assert cfg.endpoint is not None

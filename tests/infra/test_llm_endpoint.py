@@ -14,12 +14,14 @@ import pytest
 import yaml
 
 from hoist.outputs import StackOutputs
-from hoist.plan import recording
+from hoist.plan import cost, recording
 from hoist.plan.policies import evaluate
 from hoist.plan.recording import Plan, PlannedResource
 from infra import aws_shapes, catalog
+from infra.components.endpoint import alarm_names
 from infra.config import EndpointConfig, LlmEngineConfig
-from infra.stack_files import ConfigError, parse
+from infra.stack_files import ConfigError, load_stack, parse
+from tests.conftest import planned
 from tests.infra.aws_requests import TRANSLATORS, wire_numbers
 
 LLM_DIGEST = "sha256:" + "7" * 64
@@ -87,7 +89,7 @@ def test_llm_role_lists_and_reads_exactly_the_model_prefix(llm_plan: Plan) -> No
 
 
 def test_llm_variant_timeouts_follow_the_size_and_the_ami_runs_the_engines_cuda(llm_plan: Plan) -> None:
-    (variant,) = one(llm_plan, "aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs["productionVariants"]
+    (variant,) = one(llm_plan, "aws-native:sagemaker:EndpointConfig").inputs["productionVariants"]
     # 16.1 GB: 120 s + 16100 MB / 200 MB/s = 200.5 -> 201 s to download; 300 s + 16100 / 500 = 332.2 -> 333 s.
     assert variant["modelDataDownloadTimeoutInSeconds"] == 201
     assert variant["containerStartupHealthCheckTimeoutInSeconds"] == 333
@@ -147,8 +149,8 @@ LLM_INVALID: list[tuple[str, str, Any, str, str]] = [
     ("no LLM image", "images.llm", None, "hoist:images.llm", "LLM serving image's digest"),
     ("a CPU instance", "endpoint.instance_type", "ml.c5.xlarge", "hoist:endpoint",
      "ml.c5.xlarge has no GPU in the catalog; a vLLM endpoint runs on one of ml.g5.xlarge"),
-    ("more TP than GPUs", "endpoint.instance_type", "ml.g5.2xlarge", "hoist:endpoint",
-     "llm.tensor_parallel_size: 4 is more than ml.g5.2xlarge's 1 GPUs"),
+    ("more TP than GPUs", "endpoint.instance_type", "ml.g5.2xlarge", "hoist:endpoint.llm.tensor_parallel_size",
+     "4 is more than ml.g5.2xlarge's 1 GPUs"),
 ]
 
 
@@ -191,3 +193,77 @@ def test_llm_scales_on_requests_in_flight_per_model(llm_plan: Plan) -> None:
     assert tracking["targetValue"] == 8
     assert "SageMakerVariantConcurrentRequestsPerModelHighResolution" in aws_shapes.enum_values(
         "application-autoscaling", "MetricType")
+
+
+def test_the_llm_config_publishes_the_engines_metrics_keeping_capture_encrypted() -> None:
+    plan, cfg = planned("staging"), load_stack("staging")
+    assert cfg.endpoint is not None and cfg.endpoint.engine == "vllm"
+    assert plan.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration") == []
+    config = one(plan, "aws-native:sagemaker:EndpointConfig")
+    assert "$pulumi:providers:aws-native::" in config.provider
+    assert "endpointConfigName" not in config.inputs, "auto-named, so a change creates a new configuration"
+    assert config.inputs["metricsConfig"] == {"enableDetailedObservability": True,
+                                              "metricPublishFrequencyInSeconds": 60}
+    # ml.g5 has local NVMe (hardware-encrypted): CreateEndpointConfig refuses a KmsKeyId there.
+    assert catalog.has_local_nvme(cfg.endpoint.instance_type) and "kmsKeyId" not in config.inputs
+    outputs = StackOutputs.model_validate(plan.outputs)
+    capture = config.inputs["dataCaptureConfig"]
+    assert capture["kmsKeyId"] == outputs.kms_key_arn
+    assert capture["initialSamplingPercentage"] == cfg.endpoint.data_capture_percent == 10
+    (variant,) = config.inputs["productionVariants"]
+    assert variant["variantName"] == "primary" and variant["instanceType"] == "ml.g5.2xlarge"
+    endpoint = one(plan, "aws-native:sagemaker:Endpoint")
+    assert config.urn in {d for deps in endpoint.property_dependencies.values() for d in deps}
+
+
+def test_the_llm_rolls_back_on_errors_and_the_engines_token_latencies() -> None:
+    plan, cfg = planned("staging"), load_stack("staging")
+    assert cfg.endpoint is not None
+    endpoint = one(plan, "aws-native:sagemaker:Endpoint")
+    rollback = [a["alarmName"] for a in endpoint.inputs["deploymentConfig"]["autoRollbackConfiguration"]["alarms"]]
+    assert rollback == list(alarm_names("hoist-staging", "vllm").values()) == [
+        "hoist-staging-primary-5xx-errors", "hoist-staging-primary-p99-ttft", "hoist-staging-primary-p99-inter-token"]
+    alarms = {a.inputs["name"]: a.inputs for a in plan.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert "hoist-staging-primary-p99-latency" not in alarms, "a stream's whole latency is no rollback signal"
+    ttft = alarms["hoist-staging-primary-p99-ttft"]
+    assert ttft["evaluationCriteria"]["promqlCriteria"]["query"] == (
+        'histogram_quantile(0.99, sum(rate({"vllm:time_to_first_token_seconds", '
+        '"aws.sagemaker.endpoint.name"="hoist-staging", "aws.sagemaker.variant.name"="primary"}[5m]))) > 2')
+    inter = alarms["hoist-staging-primary-p99-inter-token"]["evaluationCriteria"]["promqlCriteria"]
+    assert inter["query"].startswith('histogram_quantile(0.99, sum(rate({"vllm:inter_token_latency_seconds", ')
+    assert inter["query"].endswith(f"> {cfg.endpoint.inter_token_p99_alarm_ms / 1000:g}")
+    for name in rollback[1:]:
+        alarm = alarms[name]
+        assert alarm["evaluationInterval"] == 60
+        assert alarm["evaluationCriteria"]["promqlCriteria"]["pendingPeriod"] == 120
+        # PutMetricAlarm refuses metric, statistic, threshold and periods beside EvaluationCriteria.
+        assert not {"namespace", "metricName", "threshold", "evaluationPeriods", "period"} & set(alarm)
+    errors = alarms["hoist-staging-primary-5xx-errors"]
+    assert errors["dimensions"] == {"EndpointName": "hoist-staging", "VariantName": "primary"}
+
+
+def test_the_llm_stacks_requests_match_botocore_with_metrics_config_and_promql_alarms() -> None:
+    checked: dict[str, list[dict[str, Any]]] = {}
+    for resource in planned("staging").resources:
+        translate = TRANSLATORS.get(resource.type)
+        for service, operation, params in translate(resource) if translate else []:
+            errors = aws_shapes.request_errors(service, operation, wire_numbers(params))
+            assert errors == [], f"{resource.urn}: {service}.{operation}: {errors}"
+            checked.setdefault(operation, []).append(params)
+    (config,) = checked["CreateEndpointConfig"]
+    assert config["MetricsConfig"] == {"EnableDetailedObservability": True, "MetricPublishFrequencyInSeconds": 60}
+    promql = [p for p in checked["PutMetricAlarm"] if "EvaluationCriteria" in p]
+    assert len(promql) == 2 and all("Namespace" not in p for p in promql)
+
+
+def test_the_llm_endpoint_is_priced_and_the_classic_path_is_unchanged() -> None:
+    lines = [line for line in cost.estimate(planned("staging")).lines if line.item == "ml.g5.2xlarge"]
+    assert len(lines) == 1 and lines[0].quantity == 4
+    # The classic stacks keep pulumi-aws's configuration and their p99 model-latency alarm.
+    for stack in ("dev", "prod"):
+        plan = planned(stack)
+        assert plan.of_type("aws-native:sagemaker:EndpointConfig") == []
+        (classic,) = plan.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+        assert "metricsConfig" not in classic.inputs
+        assert {a.inputs["name"] for a in plan.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")} >= set(
+            alarm_names(f"hoist-{stack}").values())

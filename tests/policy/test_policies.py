@@ -137,9 +137,10 @@ MUTATIONS: dict[str, tuple[str, str, str, Mutation]] = {
                                       edit_json("policy", _first_statement(Principal={"AWS": "*"}))),
     "sagemaker-network-isolation": ("staging", "aws:sagemaker/model:Model", "",
                                     set_input("enableNetworkIsolation", False)),
-    # The classic model given the engine's variables: a tarball where an LLM needs its prefix.
-    "sagemaker-llm-model-data": ("dev", "aws:sagemaker/model:Model", "",
-                                 set_input("primaryContainer.environment", {"SM_VLLM_MODEL": "/opt/ml/model"})),
+    # Staging's LLM loaded from a compressed archive rather than its uncompressed prefix.
+    "sagemaker-llm-model-data": ("staging", "aws:sagemaker/model:Model", "",
+                                 set_input("primaryContainer.modelDataSource.s3DataSources.0.compressionType",
+                                           "Gzip")),
     "sagemaker-endpoint-kms": ("dev", "aws:sagemaker/endpointConfiguration:EndpointConfiguration", "",
                                set_input("kmsKeyArn", REMOVE)),
     "sagemaker-prod-data-capture": ("prod", "aws:sagemaker/endpointConfiguration:EndpointConfiguration", "",
@@ -150,6 +151,9 @@ MUTATIONS: dict[str, tuple[str, str, str, Mutation]] = {
     "sagemaker-rollback-alarms-bound": ("prod", "aws:cloudwatch/metricAlarm:MetricAlarm", "latency",
                                         set_input("dimensions.EndpointName", "hoist-staging")),
     "alarms-notify": ("staging", "aws:cloudwatch/metricAlarm:MetricAlarm", "5xx", set_input("alarmActions", [])),
+    # Staging serves vLLM: its configuration stops publishing the engine's metrics.
+    "sagemaker-llm-engine-metrics": ("staging", "aws-native:sagemaker:EndpointConfig", "",
+                                     set_input("metricsConfig.enableDetailedObservability", False)),
     "eks-endpoint-private": ("prod", "aws:eks/cluster:Cluster", "", set_input("vpcConfig.endpointPublicAccess", True)),
     "eks-secrets-encrypted": ("dev", "aws:eks/cluster:Cluster", "", set_input("encryptionConfig.resources", [])),
     "eks-control-plane-logs": ("staging", "aws:eks/cluster:Cluster", "",
@@ -248,3 +252,36 @@ def test_a_key_on_a_local_nvme_endpoint_trips_the_endpoint_kms_policy() -> None:
     report = evaluate(plan)
     assert report.tripped() == {"sagemaker-endpoint-kms"}
     assert "local NVMe, encrypted by the instance's hardware" in report.violations[0].message
+
+
+NATIVE_CONFIG = "aws-native:sagemaker:EndpointConfig"
+PROMQL = "evaluationCriteria.promqlCriteria.query"
+
+
+def _rollback_without(alarm: str) -> Mutation:
+    def change(resource: PlannedResource) -> PlannedResource:
+        rollback = resource.inputs["deploymentConfig"]["autoRollbackConfiguration"]
+        rollback["alarms"] = [a for a in rollback["alarms"] if not a["alarmName"].endswith(alarm)]
+        return resource
+    return change
+
+
+@pytest.mark.parametrize(("typ", "name", "change", "policy", "says"), [
+    # Rolling back on errors and TTFT only: the inter-token latency goes unwatched.
+    ("aws-native:sagemaker:Endpoint", "", _rollback_without("-p99-inter-token"), "sagemaker-llm-engine-metrics",
+     "inter-token latency: no rollback alarm queries vllm:inter_token_latency_seconds"),
+    # A PromQL rollback alarm that selects another endpoint's series.
+    ("aws:cloudwatch/metricAlarm:MetricAlarm", "ttft",
+     lambda r: set_input(PROMQL, r.inputs["evaluationCriteria"]["promqlCriteria"]["query"].replace(
+         '"hoist-staging"', '"hoist-prod"'))(r),
+     "sagemaker-rollback-alarms-bound", 'does not select "aws.sagemaker.endpoint.name"="hoist-staging"'),
+    # A key on the local-NVMe GPU type, through CloudFormation's name for it.
+    (NATIVE_CONFIG, "", set_input("kmsKeyId", "arn:aws:kms:us-east-1:444455556666:key/k"), "sagemaker-endpoint-kms",
+     "kmsKeyId encrypts no local storage"),
+    (NATIVE_CONFIG, "", set_input("dataCaptureConfig.kmsKeyId", REMOVE), "sagemaker-endpoint-kms",
+     "captured data must be encrypted"),
+], ids=["no inter-token rollback", "alarm on another endpoint", "key on local NVMe", "capture unencrypted"])
+def test_the_llm_endpoints_guards_trip(typ: str, name: str, change: Mutation, policy: str, says: str) -> None:
+    report = evaluate(mutate(planned("staging"), typ, change, name))
+    assert report.tripped() == {policy}
+    assert says in report.violations[0].message

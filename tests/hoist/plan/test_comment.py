@@ -15,7 +15,7 @@ from tests.hoist.plan.documents import diff_after, document, edit_stack
 def test_risks_come_first_with_what_they_mean_then_cost_grants_and_changes(stacks_copy: Path) -> None:
     def pull_request() -> None:
         edit_stack(stacks_copy, "staging", "      max_gpus: 8\n", "      max_gpus: 16\n      volume_gb: 400\n")
-        edit_stack(stacks_copy, "staging", "model_key: runs/reference/", "model_key: runs/v2/")
+        edit_stack(stacks_copy, "staging", "model_key: llm/assistant-8b/2026-11-30/", "model_key: llm/v2/")
 
     data = diff_after("staging", pull_request)
     text = comment.markdown(data)
