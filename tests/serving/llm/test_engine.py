@@ -5,6 +5,7 @@ greedy tokens are transformers' for the same artifact."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from hoist.engine import LOCAL_SETTINGS
 from hoist.release.invoke import sse_data, text_pieces
+from hoist.sizing import ModelShape, kv_bytes_per_token
 from tests.serving.llm.conftest import SERVED
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -76,3 +79,16 @@ def test_greedy_tokens_are_transformers_tokens(engine_url: str, tiny_model: Path
         ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
         expected = model.generate(ids, max_new_tokens=16, do_sample=False, min_new_tokens=16)[0, ids.shape[1]:]
         assert served["token_ids"] == expected.tolist(), json.dumps(served)[:300]
+
+
+def test_the_engines_kv_cache_holds_what_sizing_says(engine_url: str, tiny_model: Path) -> None:
+    """hoist's KV-cache figure per token, checked against the blocks the engine itself allocated in its fixed
+    cache (``vllm:cache_config_info``): the cache holds ``cache bytes // (block × bytes a token)`` blocks."""
+    info = next(line for line in httpx.get(f"{engine_url}/metrics", timeout=10).text.splitlines()
+                if line.startswith("vllm:cache_config_info{"))
+    labels = dict(re.findall(r'(\w+)="([^"]*)"', info))
+    blocks, block_size = int(labels["num_gpu_blocks"]), int(labels["block_size"])
+    shape = ModelShape.from_config(json.loads((tiny_model / "config.json").read_text()))
+    per_token = kv_bytes_per_token(shape, "float32")  # the engine tier serves the tiny model in fp32
+    cache_bytes = int(LOCAL_SETTINGS["SM_VLLM_KV_CACHE_MEMORY_BYTES"])
+    assert blocks == cache_bytes // (block_size * per_token), (blocks, block_size, per_token)
