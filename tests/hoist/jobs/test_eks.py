@@ -4,9 +4,7 @@ calls it makes (against a local stand-in for the API server's endpoints)."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
@@ -19,6 +17,8 @@ from hoist.jobs.eks import TrainJobRequest
 from infra.kube.training_runtime import training_runtime
 from infra.stack_files import load_stack
 from tests.conftest import planned
+from tests.hoist.jobs import kube_stand_in
+from tests.hoist.jobs.kube_stand_in import KubeApi
 
 
 def dry_run(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
@@ -137,74 +137,35 @@ def test_a_fine_tuning_job_reads_its_base_model_from_s3(capsys: pytest.CaptureFi
     assert f"base_model=s3://{models}/base/qwen3-8b/" in args and "data=/fsx/datasets/prepared/chat/" in args
 
 
-class FakeApiServer(BaseHTTPRequestHandler):
-    """The three Kubernetes API endpoints `hoist train` calls, recording what it sends."""
+class TrainingApi(KubeApi):
+    """A created job with one running pod that has logged a step."""
 
-    requests: ClassVar[list[tuple[str, str, Any]]] = []
-    jobs: ClassVar[dict[str, Any]] = {}
-
-    def _reply(self, status: int, body: Any, content_type: str = "application/json") -> None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.requests.append(("POST", self.path, body))
-        self.jobs[body["metadata"]["name"]] = body
-        self._reply(201, body)
-
-    def do_GET(self) -> None:
-        self.requests.append(("GET", self.path, self.headers.get("Authorization")))
-        path = self.path.split("?")[0]
-        if path.startswith("/apis/trainer.kubeflow.org/v1alpha1/namespaces/training/trainjobs/"):
-            job = self.jobs[path.rsplit("/", 1)[1]]
-            self._reply(200, {**job, "status": {"conditions": [{"type": "Created", "status": "True",
-                                                                 "reason": "JobSetCreated", "message": "ok"}]}})
-        elif path == "/api/v1/namespaces/training/pods":
-            pod = {"metadata": {"name": "llm-1-node-0-0"}, "spec": {"nodeName": "ip-10-30-0-9", "containers": []},
-                   "status": {"phase": "Running"}}
-            self._reply(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [pod]})
-        elif path == "/api/v1/namespaces/training/pods/llm-1-node-0-0/log":
-            self._reply(200, b"step 10 loss 1.23\n", "text/plain")
-        else:
-            self._reply(404, {"kind": "Status", "code": 404})
-
-    def log_message(self, *args: Any) -> None:
-        pass
+    pod = "llm-1-node-0-0"
+    conditions: ClassVar[list[dict[str, str]]] = [{"type": "Created", "status": "True", "reason": "JobSetCreated",
+                                                   "message": "ok"}]
+    log = "step 10 loss 1.23\n"
 
 
 @pytest.fixture
 def api_server() -> Iterator[str]:
-    FakeApiServer.requests, FakeApiServer.jobs = [], {}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeApiServer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with kube_stand_in.serving(TrainingApi) as url:
+        yield url
 
 
 def test_submit_status_and_logs_go_through_the_kubernetes_client(api_server: str) -> None:
     cfg = load_stack("prod")
-    kubeconfig = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
-                  "clusters": [{"name": "c", "cluster": {"server": api_server}}],
-                  "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-                  "users": [{"name": "u", "user": {"token": "t0ken"}}]}
     stack_outputs = outputs.from_mapping(planned("prod").outputs, "plan").model_copy(
-        update={"kubeconfig": json.dumps(kubeconfig)})
+        update={"kubeconfig": kube_stand_in.kubeconfig(api_server)})
     job = eks.train_job(cfg, stack_outputs, TrainJobRequest(name="llm-1", pool="h100-efa", nodes=2, efa=None,
                                                             recipe="gpu_multi_node"))
     eks.submit(job, stack_outputs)
-    method, path, body = FakeApiServer.requests[0]
-    assert (method, path) == ("POST", "/apis/trainer.kubeflow.org/v1alpha1/namespaces/training/trainjobs")
+    method, path, body = TrainingApi.requests[0]
+    assert (method, path) == ("POST", kube_stand_in.TRAINJOBS)
     assert body == job
     state = eks.status("llm-1", stack_outputs)
     assert state["conditions"][0]["reason"] == "JobSetCreated"
     assert state["pods"] == {"llm-1-node-0-0": {"phase": "Running", "node": "ip-10-30-0-9"}}
     assert "".join(eks.logs("llm-1", stack_outputs, follow=False)) == "step 10 loss 1.23\n"
-    pod_query = next(p for m, p, _ in FakeApiServer.requests if m == "GET" and "/pods?" in p and "index" in p)
+    pod_query = next(p for m, p, _ in TrainingApi.requests if m == "GET" and "/pods?" in p and "index" in p)
     assert "jobset.sigs.k8s.io%2Fjobset-name%3Dllm-1" in pod_query
-    assert all(auth == "Bearer t0ken" for m, _, auth in FakeApiServer.requests if m == "GET")
+    assert all(auth == "Bearer t0ken" for m, _, auth in TrainingApi.requests if m == "GET")

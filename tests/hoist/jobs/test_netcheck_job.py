@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,6 +20,8 @@ from hoist.jobs import api_checks, eks, netcheck
 from infra.kube.training_runtime import training_runtime
 from infra.stack_files import ConfigError, load_stack
 from tests.conftest import planned
+from tests.hoist.jobs import kube_stand_in
+from tests.hoist.jobs.kube_stand_in import KubeApi
 from tests.training import nccl_logs
 from training.netcheck import health, transport
 from training.netcheck.__main__ import _report
@@ -101,65 +101,22 @@ def result_line(busbw_time_s: float, capsys: pytest.CaptureFixture[str], *, floo
     return capsys.readouterr().out
 
 
-class FakeApiServer(BaseHTTPRequestHandler):
-    """The Kubernetes API endpoints the check calls: create, get, list pods, pod log, delete."""
+class CheckApi(KubeApi):
+    """The check's job, its rank-0 pod and that pod's log; tests set the log and the job's end state."""
 
-    requests: ClassVar[list[tuple[str, str]]] = []
-    jobs: ClassVar[dict[str, Any]] = {}
-    log: ClassVar[str] = ""
-    condition: ClassVar[str] = "Complete"
-
-    def _reply(self, status: int, body: Any, content_type: str = "application/json") -> None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.requests.append(("POST", self.path))
-        self.jobs[body["metadata"]["name"]] = body
-        self._reply(201, body)
-
-    def do_DELETE(self) -> None:
-        self.requests.append(("DELETE", self.path))
-        self._reply(200, {"kind": "Status", "status": "Success"})
-
-    def do_GET(self) -> None:
-        self.requests.append(("GET", self.path))
-        path = self.path.split("?")[0]
-        if path.startswith("/apis/trainer.kubeflow.org/v1alpha1/namespaces/training/trainjobs/"):
-            job = self.jobs[path.rsplit("/", 1)[1]]
-            self._reply(200, {**job, "status": {"conditions": [{"type": self.condition, "status": "True"}]}})
-        elif path == "/api/v1/namespaces/training/pods":
-            pod = {"metadata": {"name": "check-node-0-0"}, "spec": {"nodeName": "ip-10-30-0-9", "containers": []},
-                   "status": {"phase": "Succeeded"}}
-            self._reply(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [pod]})
-        elif path == "/api/v1/namespaces/training/pods/check-node-0-0/log":
-            self._reply(200, self.log.encode(), "text/plain")
-        else:
-            self._reply(404, {"kind": "Status", "code": 404})
-
-    def log_message(self, *args: Any) -> None:
-        pass
+    pod = "check-node-0-0"
+    pod_phase = "Succeeded"
+    conditions: ClassVar[list[dict[str, str]]] = [{"type": "Complete", "status": "True"}]
 
 
 @pytest.fixture
 def deployed(tmp_path: Path) -> Iterator[Path]:
     """A deployed prod stack's outputs whose kubeconfig points at the stand-in API server."""
-    FakeApiServer.requests, FakeApiServer.jobs, FakeApiServer.condition = [], {}, "Complete"
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeApiServer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    kubeconfig = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
-                  "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{server.server_address[1]}"}}],
-                  "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-                  "users": [{"name": "u", "user": {"token": "t0ken"}}]}
-    path = tmp_path / "outputs.json"
-    path.write_text(json.dumps({**planned("prod").outputs, "kubeconfig": json.dumps(kubeconfig)}))
-    yield path
-    server.shutdown()
+    CheckApi.conditions = [{"type": "Complete", "status": "True"}]
+    with kube_stand_in.serving(CheckApi) as url:
+        path = tmp_path / "outputs.json"
+        path.write_text(json.dumps({**planned("prod").outputs, "kubeconfig": kube_stand_in.kubeconfig(url)}))
+        yield path
 
 
 def _check(deployed: Path) -> int:
@@ -168,33 +125,33 @@ def _check(deployed: Path) -> int:
 
 
 def test_a_healthy_pool_passes_and_its_job_is_deleted(deployed: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    FakeApiServer.log = "training.netcheck: kubeflow: 2 node(s)\n" + result_line(0.003, capsys)  # 671 GB/s busbw
+    CheckApi.log = "training.netcheck: kubeflow: 2 node(s)\n" + result_line(0.003, capsys)  # 671 GB/s busbw
     assert _check(deployed) == 0
     out = capsys.readouterr().out
     assert "pool h100-efa (p5.48xlarge): 2 node(s), 16 rank(s), backend nccl" in out
     assert "1073741824" in out and "671.09" in out  # 1 GiB in 3 ms: algbw 357.9, busbw x1.875
     assert "net  rank 0: network AWS Libfabric, provider efa, between nodes: AWS Libfabric" in out
     assert "floor: 240 GB/s" in out and out.rstrip().endswith("PASS")
-    methods = [m for m, _ in FakeApiServer.requests]
+    methods = [m for m, _, _ in CheckApi.requests]
     assert methods[0] == "POST" and methods[-1] == "DELETE"
-    assert FakeApiServer.requests[-1][1].endswith("/trainjobs/check")
+    assert CheckApi.requests[-1][1].endswith("/trainjobs/check")
 
 
 def test_bandwidth_below_the_floor_fails_the_command_with_one_line(
         deployed: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    FakeApiServer.log = result_line(0.02, capsys)  # 1 GiB in 20 ms: busbw 100.66 GB/s
-    FakeApiServer.condition = "Failed"
+    CheckApi.log = result_line(0.02, capsys)  # 1 GiB in 20 ms: busbw 100.66 GB/s
+    CheckApi.conditions = [{"type": "Failed", "status": "True"}]
     assert _check(deployed) == 1
     captured = capsys.readouterr()
     assert "FAIL: bus bandwidth 100.66 GB/s at 1073741824 B is below the floor 240 GB/s" in captured.out
     assert captured.err.splitlines()[-1] == ("hoist: error: pool h100-efa: bus bandwidth 100.66 GB/s at 1073741824 B "
                                              "is below the floor 240 GB/s")
-    assert FakeApiServer.requests[-1][0] == "DELETE"
+    assert CheckApi.requests[-1][0] == "DELETE"
 
 
 def test_a_log_without_a_result_fails_and_says_how_it_ended(deployed: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    FakeApiServer.log = "training.netcheck: FAIL: rank 3: NCCL used network 'Socket'\n"
-    FakeApiServer.condition = "Failed"
+    CheckApi.log = "training.netcheck: FAIL: rank 3: NCCL used network 'Socket'\n"
+    CheckApi.conditions = [{"type": "Failed", "status": "True"}]
     assert _check(deployed) == 1
     assert "the check printed no result; its log ends with: training.netcheck: FAIL: rank 3" in capsys.readouterr().err
 
@@ -220,8 +177,8 @@ def test_efa_pools_checks_each_efa_pool_and_none_is_nothing(capsys: pytest.Captu
 
 
 def test_every_failed_pool_is_named_in_the_one_line(deployed: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    FakeApiServer.log = result_line(0.02, capsys)
+    CheckApi.log = result_line(0.02, capsys)
     assert main(["cluster", "check", "--stack", "prod", "--efa-pools", "--name", "d", "--outputs", str(deployed)]) == 1
     err = capsys.readouterr().err.splitlines()[-1]
     assert err.startswith("hoist: error: pool h100-efa: bus bandwidth 100.66 GB/s")
-    assert ("POST", "/apis/trainer.kubeflow.org/v1alpha1/namespaces/training/trainjobs") in FakeApiServer.requests
+    assert ("POST", kube_stand_in.TRAINJOBS) in [(m, p) for m, p, _ in CheckApi.requests]
