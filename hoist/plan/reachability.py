@@ -6,6 +6,7 @@ views the pack sees, so the table and the `workload-reachability` policy cannot 
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from pulumi_policy.proxy import UnknownValueError
@@ -28,8 +29,7 @@ def table(plan: Plan) -> list[Reach] | None:
 def as_dicts(rows: list[Reach] | None) -> list[dict[str, Any]] | None:
     if rows is None:
         return None
-    return [{"workload": r.workload, "placement": r.placement, "service": r.service, "why": r.why,
-             "carrier": r.carrier, "path": r.path, "reachable": r.reachable} for r in rows]
+    return [asdict(r) for r in rows]
 
 
 def print_table(console: Console, stack: str, rows: list[Reach] | None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,9 +74,3 @@ def _answer(response: httpx.Response) -> tuple[str, int]:
         return str(body["choices"][0]["message"]["content"] or ""), int(body["usage"]["completion_tokens"])
     except (ValueError, KeyError, IndexError, TypeError):
         raise DeployError(f"the LLM engine's answer is not a chat completion: {response.text[:200]}") from None
-
-
-@contextlib.contextmanager
-def already_serving(url: str) -> Iterator[str]:
-    """An engine someone else started (the tests' shared one); nothing to stop."""
-    yield url

@@ -9,7 +9,7 @@ import json
 import math
 import shutil
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +96,7 @@ def session_engine(tiny_model: Path, engine_url: str, monkeypatch: pytest.Monkey
     def serving(model_dir: Path, logs: Path, settings: Mapping[str, str]) -> AbstractContextManager[str]:
         assert _files(model_dir) == _files(tiny_model), "only the session engine's own model can reuse it"
         served.append(model_dir)
-        return llm_chat.already_serving(engine_url)
+        return nullcontext(engine_url)  # the session's engine: nothing to stop
 
     monkeypatch.setattr(llm_chat, "_local_engine", serving)
     return served
