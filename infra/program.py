@@ -18,6 +18,7 @@ from infra.components.budget import Budget, BudgetArgs
 from infra.components.cluster import GpuCluster, GpuClusterArgs
 from infra.components.endpoint import VARIANT, Endpoint, EndpointArgs
 from infra.components.in_cluster import InCluster, InClusterArgs
+from infra.components.inference_components import SharedEndpoint, SharedEndpointArgs, component_name
 from infra.components.network import Network, NetworkArgs, subnet_layout
 from infra.components.registry import Registry, RegistryArgs, ReplicationDestination, image_by_digest
 from infra.components.storage import Storage, StorageArgs
@@ -161,6 +162,25 @@ def define_stack(cfg: StackConfig) -> None:
             private_subnet_ids=[s.id for s in network.private_subnets], account_id=account_id, region=cfg.region,
             partition=partition, native_provider=native), opts=with_provider)
 
+    shared = None
+    if cfg.inference_components is not None:
+        native = aws_native.Provider("aws-native", region=cfg.region, allowed_account_ids=list(cfg.allowed_account_ids),
+                                     default_tags={"tags": {**cfg.default_tags, tag_key: tag_value}})
+        engines = sorted({m.engine for m in cfg.inference_components.models.values()})
+        repositories = {engine: registry.repositories["llm" if engine == "vllm" else "serving"] for engine in engines}
+        # The config refuses a model whose engine's image digest is missing.
+        digests = {"vllm": cfg.images.llm or "", "classic": cfg.images.serving or ""}
+        models = storage.buckets["models"]
+        shared = SharedEndpoint(name, SharedEndpointArgs(
+            config=cfg.inference_components, endpoint_name=name, alerts_topic_arn=budget.alerts.arn,
+            image_uris={engine: repo.repository_url.apply(functools.partial(image_by_digest, digest=digests[engine]))
+                        for engine, repo in repositories.items()},
+            repository_arns=[repo.arn for repo in repositories.values()], models_bucket=models.bucket,
+            models_bucket_arn=models.arn, kms_key_arn=storage.key.arn, vpc_id=network.vpc.id,
+            vpc_cidr=cfg.network.cidr, s3_prefix_list_id=network.s3_endpoint.prefix_list_id,
+            private_subnet_ids=[s.id for s in network.private_subnets], account_id=account_id, region=cfg.region,
+            partition=partition, native_provider=native), opts=with_provider)
+
     pulumi.export("stack", stack)
     pulumi.export("region", cfg.region)
     pulumi.export("account_id", account_id)
@@ -181,6 +201,9 @@ def define_stack(cfg: StackConfig) -> None:
                                     "security_group_id": training_jobs.security_group.id})
     if endpoint is not None:
         pulumi.export("endpoint", {"name": endpoint.endpoint.endpoint_name, "variant": VARIANT})
+    if shared is not None and cfg.inference_components is not None:
+        pulumi.export("endpoint", {"name": shared.endpoint.endpoint_name, "variant": VARIANT, "components": {
+            model: component_name(name, model) for model in cfg.inference_components.models}})
     # The images the stack runs, by digest from its config; jobs and endpoints take them from here.
     pulumi.export("images", {part: pulumi.Output.from_input(registry.repositories[part].repository_url).apply(
         functools.partial(image_by_digest, digest=digest)) for part, digest in cfg.images.digests().items()})

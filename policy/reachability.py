@@ -35,6 +35,7 @@ VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 MODEL = "aws:sagemaker/model:Model"
+ENDPOINT_CONFIG = "aws-native:sagemaker:EndpointConfig"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
@@ -157,6 +158,11 @@ class _Network:
         for model in of_type(self.resources, MODEL):
             deps = targets(model, "vpcConfig")
             found.append(self.placement("sagemaker-endpoint", model.name, model, deps, deps))
+        for config in of_type(self.resources, ENDPOINT_CONFIG):
+            # An endpoint of inference components is placed by its configuration, not by a model.
+            if config.props.get("vpcConfig"):
+                deps = targets(config, "vpcConfig")
+                found.append(self.placement("sagemaker-endpoint", config.name, config, deps, deps))
         job_groups = {u for u in self.groups if f"{TRAINING_JOBS}$" in u}
         private = {s.urn for s in self.subnets if (s.props.get("tags") or {}).get(PRIVATE_SUBNET_TAG) == "1"}
         for urn in sorted(job_groups):

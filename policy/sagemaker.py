@@ -18,7 +18,10 @@ NATIVE_ENDPOINT_CONFIG = "aws-native:sagemaker:EndpointConfig"
 ENDPOINT_CONFIGS = (ENDPOINT_CONFIG, NATIVE_ENDPOINT_CONFIG)
 ENDPOINT = "aws-native:sagemaker:Endpoint"
 SCALABLE_TARGET = "aws:appautoscaling/target:Target"
+SCALING_POLICY = "aws:appautoscaling/policy:Policy"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+INFERENCE_COMPONENT = "aws-native:sagemaker:InferenceComponent"
+VARIANT_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 MIN_PROD_INSTANCES = 2
 MIN_ROLLBACK_ALARMS = 2
 
@@ -79,20 +82,95 @@ def _capacity_in_prod(props: Mapping[str, Any], args: ResourceValidationArgs) ->
             if (variant.get("initialInstanceCount") or 0) < MIN_PROD_INSTANCES:
                 yield (f"variant {variant.get('variantName')} starts with {variant.get('initialInstanceCount')} "
                        f"instance(s); prod needs at least {MIN_PROD_INSTANCES} so one AZ can fail")
-    elif props.get("serviceNamespace") == "sagemaker" and (props.get("minCapacity") or 0) < MIN_PROD_INSTANCES:
+            managed = variant.get("managedInstanceScaling") or {}
+            if managed and (managed.get("minInstanceCount") or 0) < MIN_PROD_INSTANCES:
+                yield (f"managed instance scaling may shrink variant {variant.get('variantName')} to "
+                       f"{managed.get('minInstanceCount')} instance(s); prod keeps at least {MIN_PROD_INSTANCES} "
+                       "and never scales to zero")
+    elif props.get("scalableDimension") == VARIANT_DIMENSION and (props.get("minCapacity") or 0) < MIN_PROD_INSTANCES:
         yield (f"autoscaling may shrink the variant to {props.get('minCapacity')}; "
                f"prod needs at least {MIN_PROD_INSTANCES}")
 
 
-def _safe_rollout(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
-    deployment = decoded(props.get("deploymentConfig")) or {}
-    if not deployment.get("blueGreenUpdatePolicy"):
-        yield "updates must be blue/green (deploymentConfig.blueGreenUpdatePolicy)"
-    alarms = as_list((deployment.get("autoRollbackConfiguration") or {}).get("alarms"))
-    if len(alarms) < MIN_ROLLBACK_ALARMS:
-        yield f"a rollout must roll back on at least {MIN_ROLLBACK_ALARMS} alarms (has {len(alarms)})"
-    if props.get("retainAllVariantProperties") is not True:
-        yield "updates must retain variant properties, or a rollout resets the instance count autoscaling chose"
+def _component_endpoint(config: PolicyResource) -> bool:
+    """An endpoint configuration for inference components: its variants scale by managed instance scaling."""
+    return any(v.get("managedInstanceScaling") for v in as_list(config.props.get("productionVariants")))
+
+
+def _safe_rollout(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyResource]]:
+    shared = {c.urn for typ in ENDPOINT_CONFIGS for c in of_type(resources, typ) if _component_endpoint(c)}
+    for endpoint in of_type(resources, ENDPOINT):
+        props = endpoint.props
+        if props.get("retainAllVariantProperties") is not True:
+            yield ("updates must retain variant properties, or a rollout resets the instance count autoscaling "
+                   "chose"), endpoint
+        if targets(endpoint, "endpointConfigName") & shared:
+            continue  # Its models roll out one by one, as inference components (below).
+        deployment = decoded(props.get("deploymentConfig")) or {}
+        if not deployment.get("blueGreenUpdatePolicy"):
+            yield "updates must be blue/green (deploymentConfig.blueGreenUpdatePolicy)", endpoint
+        alarms = as_list((deployment.get("autoRollbackConfiguration") or {}).get("alarms"))
+        if len(alarms) < MIN_ROLLBACK_ALARMS:
+            yield f"a rollout must roll back on at least {MIN_ROLLBACK_ALARMS} alarms (has {len(alarms)})", endpoint
+    for component in of_type(resources, INFERENCE_COMPONENT):
+        deployment = decoded(component.props.get("deploymentConfig")) or {}
+        if not deployment.get("rollingUpdatePolicy"):
+            yield "a model's updates must roll (deploymentConfig.rollingUpdatePolicy)", component
+        if not as_list((deployment.get("autoRollbackConfiguration") or {}).get("alarms")):
+            yield "a model's rolling update must roll back on an alarm (autoRollbackConfiguration)", component
+
+
+def _inference_component(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    spec = props.get("specification") or {}
+    url = (spec.get("container") or {}).get("artifactUrl")
+    if isinstance(url, str) and not url.endswith(".tar.gz"):
+        yield (f"a component's ArtifactUrl must be a single tar.gz ({url}); serve an uncompressed artifact through "
+               "a model (specification.modelName) with an uncompressed model data source")
+    copies = (props.get("runtimeConfig") or {}).get("copyCount")
+    if isinstance(copies, (int, float)) and copies < 1:
+        yield ("a component cannot be created with 0 copies (runtimeConfig.copyCount); start with 1 and let "
+               "autoscaling take an idle model to zero")
+
+
+def _component_endpoint_config(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    variants = as_list(props.get("productionVariants"))
+    if not any(v.get("managedInstanceScaling") for v in variants):
+        return
+    if not props.get("executionRoleArn"):
+        yield "an endpoint for inference components needs executionRoleArn (SageMaker fetches each model with it)"
+    for variant in variants:
+        if variant.get("modelName"):
+            yield (f"variant {variant.get('variantName')} names a model; with inference components the models "
+                   "are the components'")
+    if props.get("enableNetworkIsolation") is not True or not (props.get("vpcConfig") or {}).get("subnets"):
+        yield ("an endpoint for inference components runs its models network-isolated in the private subnets "
+               "(enableNetworkIsolation, vpcConfig)")
+
+
+def _scale_from_zero(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyResource]]:
+    """A model that may scale to zero copies comes back only through a step-scaling policy on the alarm that
+    counts requests finding no capacity."""
+    policies = of_type(resources, SCALING_POLICY)
+    alarms = of_type(resources, ALARM)
+    for target in of_type(resources, SCALABLE_TARGET):
+        resource_id = target.props.get("resourceId")
+        if not isinstance(resource_id, str) or not resource_id.startswith("inference-component/"):
+            continue
+        if (target.props.get("minCapacity") or 0) > 0:
+            continue
+        component = resource_id.removeprefix("inference-component/")
+        steps = [p for p in policies if p.props.get("resourceId") == resource_id
+                 and p.props.get("policyType") == "StepScaling"]
+        if not steps:
+            yield (f"{component} may scale to 0 copies but has no step-scaling policy to come back"), target
+            continue
+        step_urns = {p.urn for p in steps}
+        woken = [a for a in alarms if a.props.get("metricName") == catalog.NO_CAPACITY_METRIC
+                 and (decoded(a.props.get("dimensions")) or {}).get("InferenceComponentName") == component
+                 and targets(a, "alarmActions") & step_urns]
+        if not woken:
+            yield (f"{component} may scale to 0 copies but no {catalog.NO_CAPACITY_METRIC} alarm on it starts its "
+                   "step-scaling policy"), target
 
 
 def _alarms_bound(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyResource]]:
@@ -116,6 +194,24 @@ def _alarms_bound(resources: list[PolicyResource]) -> Iterable[tuple[str, Policy
             if alarm.props.get("namespace") != "AWS/SageMaker" or dimensions.get("EndpointName") != name:
                 yield (f"rollback alarm {alarm.props.get('name')} watches {dimensions.get('EndpointName')!r}, "
                        f"not the endpoint {name!r} it guards"), endpoint
+    yield from _component_alarms_bound(resources)
+
+
+def _component_alarms_bound(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyResource]]:
+    alarms = {a.props.get("name"): a for a in of_type(resources, ALARM)}
+    for component in of_type(resources, INFERENCE_COMPONENT):
+        name = component.props.get("inferenceComponentName")
+        deployment = decoded(component.props.get("deploymentConfig")) or {}
+        for ref in as_list((deployment.get("autoRollbackConfiguration") or {}).get("alarms")):
+            alarm = alarms.get(ref.get("alarmName"))
+            if alarm is None:
+                yield f"rollback alarm {ref.get('alarmName')} is not defined in this stack", component
+                continue
+            dimensions = decoded(alarm.props.get("dimensions")) or {}
+            if dimensions.get("InferenceComponentName") != name:
+                watched = dimensions.get("InferenceComponentName")
+                yield (f"rollback alarm {alarm.props.get('name')} watches {watched!r}, not the model {name!r} it "
+                       "guards"), component
 
 
 def _promql(alarm: PolicyResource) -> str | None:
@@ -160,7 +256,10 @@ TOPIC = "aws:sns/topic:Topic"
 
 def _alarms_notify(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyResource]]:
     encrypted = {t.urn for t in of_type(resources, TOPIC) if t.props.get("kmsMasterKeyId")}
+    scaling = {p.urn for p in of_type(resources, SCALING_POLICY)}
     for alarm in of_type(resources, ALARM):
+        if scaling & targets(alarm, "alarmActions"):
+            continue  # It acts (adds capacity) rather than tells: a cold start is not news.
         if not (encrypted & targets(alarm, "alarmActions") and as_list(alarm.props.get("alarmActions"))):
             yield (f"alarm {alarm.name} notifies nobody: set alarmActions to the stack's KMS-encrypted alerts "
                    "topic"), alarm
@@ -179,13 +278,21 @@ POLICIES = (
                     ("CKV_AWS_98",), ENDPOINT_CONFIGS, _encrypted),
     resource_policy("sagemaker-prod-data-capture", "Prod endpoints capture traffic for monitoring", (),
                     ENDPOINT_CONFIGS, _captured_in_prod),
-    resource_policy("sagemaker-prod-capacity", "Prod endpoint variants never run on fewer than 2 instances",
+    resource_policy("sagemaker-prod-capacity", "Prod endpoint variants never run on fewer than 2 instances, and "
+                    "never scale to zero",
                     ("SecurityHub:SageMaker.4",), (*ENDPOINT_CONFIGS, SCALABLE_TARGET), _capacity_in_prod),
     stack_policy("sagemaker-llm-engine-metrics", "Endpoints serving vLLM publish the engine's metrics and roll "
                  "back on its time to first token and inter-token latency", (), _llm_engine_metrics),
-    resource_policy("sagemaker-safe-rollout",
-                    "Endpoints roll out blue/green, roll back on 2+ alarms and keep autoscaled capacity", (),
-                    (ENDPOINT,), _safe_rollout),
+    stack_policy("sagemaker-safe-rollout",
+                 "Endpoints roll out blue/green, roll back on 2+ alarms and keep autoscaled capacity; inference "
+                 "components roll and roll back on an alarm", (), _safe_rollout),
+    resource_policy("sagemaker-inference-component", "Inference components name a tar.gz artifact (or a model) "
+                    "and start with at least one copy", (), (INFERENCE_COMPONENT,), _inference_component),
+    resource_policy("sagemaker-component-endpoint", "Endpoints for inference components have an execution role, "
+                    "no model of their own, network isolation and VPC placement", (), (NATIVE_ENDPOINT_CONFIG,),
+                    _component_endpoint_config),
+    stack_policy("sagemaker-scale-from-zero", "A model that may scale to zero copies comes back on the "
+                 "NoCapacityInvocationFailures alarm through a step-scaling policy", (), _scale_from_zero),
     stack_policy("sagemaker-rollback-alarms-bound", "Rollback alarms watch the endpoint they guard", (),
                  _alarms_bound),
     stack_policy("alarms-notify", "Alarms notify the stack's KMS-encrypted alerts topic", ("CKV_AWS_26",),

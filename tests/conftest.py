@@ -10,8 +10,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from hoist import engine
 from hoist.plan import recording
@@ -70,6 +72,29 @@ def stacks_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(stack_files.STACKS_DIR, stacks)
     monkeypatch.setattr(stack_files, "STACKS_DIR", stacks)
     return stacks
+
+
+SINGLE_MODEL_DEV_ENDPOINT = {"model_key": "runs/reference/model.tar.gz", "instance_type": "ml.c5.xlarge",
+                             "min_instances": 1, "max_instances": 2, "traffic_shifting": "all_at_once",
+                             "step_wait_s": 60, "final_bake_s": 120, "allow_apply": True}
+"""The dev stack's endpoint in the single-model form: dev's file serves two models as inference components,
+so the tests of the single-model path put this back in a copy of it."""
+
+
+def single_model_dev(document: dict[str, Any]) -> dict[str, Any]:
+    """The dev stack file's ``document`` with its inference components replaced by SINGLE_MODEL_DEV_ENDPOINT."""
+    config = document["config"]
+    config.pop("hoist:inference_components", None)
+    config["hoist:endpoint"] = dict(SINGLE_MODEL_DEV_ENDPOINT)
+    return document
+
+
+@pytest.fixture
+def single_model_dev_stack(stacks_copy: Path) -> Path:
+    """A copy of the stack files whose dev stack serves one model on a single-variant endpoint."""
+    path = stacks_copy / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump(single_model_dev(yaml.safe_load(path.read_text())), sort_keys=False))
+    return stacks_copy
 
 
 @pytest.fixture

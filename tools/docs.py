@@ -62,7 +62,10 @@ def _default(field: FieldInfo) -> str:
 def _rows(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, type[BaseModel] | None, str]]:
     for name, field in model.model_fields.items():
         annotation = field.annotation
-        nested = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+        # An optional section (``Section | None``) is documented like a section.
+        candidates = [a for a in get_args(annotation) if a is not type(None)] if get_origin(annotation) in (
+            Union, types.UnionType) else [annotation]
+        nested = next((a for a in candidates if isinstance(a, type) and issubclass(a, BaseModel)), None)
         if get_origin(annotation) is dict and issubclass(get_args(annotation)[1], BaseModel):
             nested = get_args(annotation)[1]
             yield (f"| `{prefix}{name}` | {_type_name(annotation)} | {_default(field)} | {field.description} |",
@@ -79,10 +82,13 @@ def config_reference() -> str:
         lines.append(row)
         if nested is not None:
             sections.append((prefix, nested))
-    for prefix, model in sections:
+    for prefix, model in sections:  # grows as sections name sections of their own
         lines += ["", f"**`{prefix.rstrip('.')}`** — {(model.__doc__ or '').strip()}", "",
                   "| key | type | default | meaning |", "|---|---|---|---|"]
-        lines += [row for row, _, _ in _rows(model, prefix)]
+        for row, nested, inner in _rows(model, prefix):
+            lines.append(row)
+            if nested is not None:
+                sections.append((inner, nested))
     return "\n".join(lines)
 
 

@@ -7,8 +7,10 @@ configured maximum and at its idle floor (what it costs when nothing runs). Usag
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from hoist.plan.recording import Plan, PlannedResource
 from infra import catalog
@@ -80,12 +82,43 @@ def _sagemaker_variants(r: PlannedResource, plan: Plan) -> Iterable[Priced]:
     scaling = {t.inputs.get("resourceId", ""): t for t in plan.of_type("aws:appautoscaling/target:Target")
                if t.inputs.get("serviceNamespace") == "sagemaker"}
     for variant in r.inputs.get("productionVariants") or []:
+        if "managedInstanceScaling" in variant:
+            yield from _component_instances(variant, plan, scaling)
+            continue
         instance_type, count = variant["instanceType"], float(variant.get("initialInstanceCount", 1))
         target = next((t for rid, t in scaling.items() if rid.endswith(f"/variant/{variant['variantName']}")), None)
         most = float(target.inputs["maxCapacity"]) if target else count
         least = float(target.inputs["minCapacity"]) if target else count
         yield (f"SageMaker endpoint variant {variant['variantName']}", instance_type, most,
                catalog.sagemaker_hour(instance_type), least)
+
+
+def _component_instances(variant: dict[str, Any], plan: Plan,
+                         scaling: dict[str, PlannedResource]) -> Iterable[Priced]:
+    """A shared endpoint's instances, by the model whose copies need them: each model's copies at its maximum
+    and at its floor, packed onto instances by the CPU, memory and GPUs a copy reserves. Instances that managed
+    scaling keeps beyond the models' floors are the endpoint's own line. After an apply a model that may idle at
+    zero runs one copy until it scales in (see catalog.SCALE_IN_TO_ZERO_MINUTES); that is not a monthly cost."""
+    instance_type = variant["instanceType"]
+    managed = variant["managedInstanceScaling"]
+    price = catalog.sagemaker_hour(instance_type)
+    floor_total = 0.0
+    for component in plan.of_type("aws-native:sagemaker:InferenceComponent"):
+        name = component.inputs.get("inferenceComponentName", component.name)
+        target = scaling.get(f"inference-component/{name}")
+        needs = component.inputs["specification"]["computeResourceRequirements"]
+        per_instance = catalog.copies_per_instance(
+            instance_type, float(needs["numberOfCpuCoresRequired"]), int(needs["minMemoryRequiredInMb"]),
+            int(needs.get("numberOfAcceleratorDevicesRequired", 0)))
+        most = float(target.inputs["maxCapacity"]) if target else float(component.inputs["runtimeConfig"]["copyCount"])
+        least = float(target.inputs["minCapacity"]) if target else most
+        idle = math.ceil(least / per_instance)
+        floor_total += idle
+        yield (f"model {name} ({least:g}-{most:g} copies, {per_instance} per instance)", instance_type,
+               math.ceil(most / per_instance), price, idle)
+    kept = max(0.0, float(managed["minInstanceCount"]) - floor_total)
+    if kept:
+        yield f"SageMaker endpoint variant {variant['variantName']} (minimum instances)", instance_type, 0, price, kept
 
 
 def _eks_control_plane(r: PlannedResource, plan: Plan) -> Iterable[Priced]:

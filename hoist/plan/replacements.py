@@ -245,6 +245,9 @@ CREATE_ONLY: dict[str, CreateOnly] = {
     "aws:sqs/queuePolicy:QueuePolicy": CreateOnly("aws-native:sqs:QueueInlinePolicy", {"queueUrl": "queue"}),
     "aws-native:sagemaker:Endpoint": CreateOnly(
         "aws-native:sagemaker:Endpoint", {"endpointName": "endpointName"}, name="endpointName"),
+    # A model on a shared endpoint: CloudFormation updates every property in place, the name included.
+    "aws-native:sagemaker:InferenceComponent": CreateOnly(
+        "aws-native:sagemaker:InferenceComponent", {}, name="inferenceComponentName"),
     # The vLLM endpoint's configuration (pulumi-aws's has no MetricsConfig): every property is create-only.
     "aws-native:sagemaker:EndpointConfig": CreateOnly(
         "aws-native:sagemaker:EndpointConfig",

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hoist import sizing
+from hoist.plan import components as shared_endpoint
 from hoist.plan import placement, reachability
 from hoist.plan.cost import CostEstimate
 from hoist.plan.policies import PolicyReport
@@ -72,6 +73,7 @@ def as_dict(plan: Plan, policy: PolicyReport, cost: CostEstimate,
         },
         "reachability": reachability.as_dicts(reach),
         "llm_sizing": _llm_sizing(plan),
+        "inference_components": shared_endpoint.summary(plan.config.inference_components),
         "outputs": _jsonable(plan.outputs),
     }
 
@@ -157,5 +159,10 @@ def print_plan(console: Console, plan: Plan, policy: PolicyReport, cost: CostEst
         console.print("LLM endpoint sizing:")
         for text in sizing_lines(found):
             console.print(f"  {text}", highlight=False)
+    shared = shared_endpoint.summary(plan.config.inference_components)
+    if shared is not None:
+        console.print("Inference components (one endpoint, several models):")
+        for text in shared_endpoint.lines(shared):
+            console.print(f"  {text}", highlight=False, soft_wrap=True)
     console.print(f"budget: ${plan.config.budget.monthly_limit_usd:,.0f}/month "
                   f"(alert at {plan.config.budget.alert_threshold_percent}%)")

@@ -182,6 +182,18 @@ _VARIANT_FIELDS = {"variantName": "VariantName", "modelName": "ModelName", "inst
                    "inferenceAmiVersion": "InferenceAmiVersion"}
 
 
+def _variant(v: dict[str, Any]) -> dict[str, Any]:
+    variant = {api: v[key] for key, api in _VARIANT_FIELDS.items() if key in v}
+    if "managedInstanceScaling" in v:
+        managed = v["managedInstanceScaling"]
+        variant["ManagedInstanceScaling"] = {"Status": managed["status"],
+                                             "MinInstanceCount": managed["minInstanceCount"],
+                                             "MaxInstanceCount": managed["maxInstanceCount"]}
+    if "routingConfig" in v:
+        variant["RoutingConfig"] = {"RoutingStrategy": v["routingConfig"]["routingStrategy"]}
+    return variant
+
+
 def _endpoint_config(r: PlannedResource) -> list[Request]:
     i = r.inputs
     # pulumi-aws names the key kmsKeyArn; CloudFormation's EndpointConfig (aws-native) kmsKeyId.
@@ -189,8 +201,14 @@ def _endpoint_config(r: PlannedResource) -> list[Request]:
     params: dict[str, Any] = {
         "EndpointConfigName": r.name,
         **({"KmsKeyId": key} if key is not None else {}),
-        "ProductionVariants": [{api: v[key] for key, api in _VARIANT_FIELDS.items() if key in v}
-                               for v in i["productionVariants"]]}
+        "ProductionVariants": [_variant(v) for v in i["productionVariants"]]}
+    if "executionRoleArn" in i:
+        params["ExecutionRoleArn"] = i["executionRoleArn"]
+    if "enableNetworkIsolation" in i:
+        params["EnableNetworkIsolation"] = i["enableNetworkIsolation"]
+    if "vpcConfig" in i:
+        params["VpcConfig"] = {"SecurityGroupIds": i["vpcConfig"]["securityGroupIds"],
+                               "Subnets": i["vpcConfig"]["subnets"]}
     capture = i.get("dataCaptureConfig")
     if capture:
         params["DataCaptureConfig"] = {
@@ -214,6 +232,13 @@ def _capacity(size: dict[str, Any]) -> dict[str, Any]:
 
 def _native_endpoint(r: PlannedResource) -> list[Request]:
     i = r.inputs
+    if "deploymentConfig" not in i:
+        # An endpoint of inference components: each component rolls out on its own.
+        return [("sagemaker", "CreateEndpoint", {"EndpointName": i["endpointName"],
+                                                 "EndpointConfigName": i["endpointConfigName"]}),
+                ("sagemaker", "UpdateEndpoint", {"EndpointName": i["endpointName"],
+                                                 "EndpointConfigName": i["endpointConfigName"],
+                                                 "RetainAllVariantProperties": i["retainAllVariantProperties"]})]
     blue_green = i["deploymentConfig"]["blueGreenUpdatePolicy"]
     routing = blue_green["trafficRoutingConfiguration"]
     traffic: dict[str, Any] = {"Type": routing["type"], "WaitIntervalInSeconds": routing["waitIntervalInSeconds"]}
@@ -237,6 +262,49 @@ def _native_endpoint(r: PlannedResource) -> list[Request]:
                                              "RetainAllVariantProperties": i["retainAllVariantProperties"]})]
 
 
+def _component_specification(spec: dict[str, Any]) -> dict[str, Any]:
+    needs = spec["computeResourceRequirements"]
+    out: dict[str, Any] = {
+        "ComputeResourceRequirements": {api: needs[key] for key, api in (
+            ("numberOfCpuCoresRequired", "NumberOfCpuCoresRequired"),
+            ("numberOfAcceleratorDevicesRequired", "NumberOfAcceleratorDevicesRequired"),
+            ("minMemoryRequiredInMb", "MinMemoryRequiredInMb"),
+            ("maxMemoryRequiredInMb", "MaxMemoryRequiredInMb")) if key in needs},
+        "StartupParameters": {
+            "ModelDataDownloadTimeoutInSeconds": spec["startupParameters"]["modelDataDownloadTimeoutInSeconds"],
+            "ContainerStartupHealthCheckTimeoutInSeconds":
+                spec["startupParameters"]["containerStartupHealthCheckTimeoutInSeconds"]},
+        "DataCacheConfig": {"EnableCaching": spec["dataCacheConfig"]["enableCaching"]}}
+    if "container" in spec:
+        container = spec["container"]
+        out["Container"] = {"Image": container["image"], "ArtifactUrl": container["artifactUrl"],
+                            **({"Environment": container["environment"]} if "environment" in container else {})}
+    if "modelName" in spec:
+        out["ModelName"] = spec["modelName"]
+    return out
+
+
+def _inference_component(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    spec = _component_specification(i["specification"])
+    runtime = {"CopyCount": i["runtimeConfig"]["copyCount"]}
+    rolling = i["deploymentConfig"]["rollingUpdatePolicy"]
+    deployment = {
+        "RollingUpdatePolicy": {
+            "MaximumBatchSize": _capacity(rolling["maximumBatchSize"]),
+            "WaitIntervalInSeconds": rolling["waitIntervalInSeconds"],
+            "MaximumExecutionTimeoutInSeconds": rolling["maximumExecutionTimeoutInSeconds"]},
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": a["alarmName"]} for a in
+                                                 i["deploymentConfig"]["autoRollbackConfiguration"]["alarms"]]}}
+    # CloudFormation creates the component, then updates it (rolling, with rollback) on every later change.
+    return [("sagemaker", "CreateInferenceComponent", {
+                "InferenceComponentName": i["inferenceComponentName"], "EndpointName": i["endpointName"],
+                "VariantName": i["variantName"], "Specification": spec, "RuntimeConfig": runtime}),
+            ("sagemaker", "UpdateInferenceComponent", {
+                "InferenceComponentName": i["inferenceComponentName"], "Specification": spec,
+                "RuntimeConfig": runtime, "DeploymentConfig": deployment})]
+
+
 def _scalable_target(r: PlannedResource) -> list[Request]:
     i = r.inputs
     return [("application-autoscaling", "RegisterScalableTarget", {
@@ -247,6 +315,16 @@ def _scalable_target(r: PlannedResource) -> list[Request]:
 
 def _scaling_policy(r: PlannedResource) -> list[Request]:
     i = r.inputs
+    if i["policyType"] == "StepScaling":
+        step = i["stepScalingPolicyConfiguration"]
+        return [("application-autoscaling", "PutScalingPolicy", {
+            "PolicyName": r.name, "ServiceNamespace": i["serviceNamespace"], "ResourceId": i["resourceId"],
+            "ScalableDimension": i["scalableDimension"], "PolicyType": i["policyType"],
+            "StepScalingPolicyConfiguration": {
+                "AdjustmentType": step["adjustmentType"], "MetricAggregationType": step["metricAggregationType"],
+                "Cooldown": step["cooldown"],
+                "StepAdjustments": [{"MetricIntervalLowerBound": float(a["metricIntervalLowerBound"]),
+                                     "ScalingAdjustment": a["scalingAdjustment"]} for a in step["stepAdjustments"]]}})]
     tracking = i["targetTrackingScalingPolicyConfiguration"]
     return [("application-autoscaling", "PutScalingPolicy", {
         "PolicyName": r.name, "ServiceNamespace": i["serviceNamespace"], "ResourceId": i["resourceId"],
@@ -474,6 +552,7 @@ TRANSLATORS: dict[str, Callable[[PlannedResource], list[Request]]] = {
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": _endpoint_config,
     "aws-native:sagemaker:EndpointConfig": _endpoint_config,
     "aws-native:sagemaker:Endpoint": _native_endpoint,
+    "aws-native:sagemaker:InferenceComponent": _inference_component,
     "aws:appautoscaling/target:Target": _scalable_target,
     "aws:appautoscaling/policy:Policy": _scaling_policy,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _metric_alarm,

@@ -54,7 +54,7 @@ def _enforcement_exists(enforced_by: str) -> bool:
 def test_every_rule_is_quoted_dated_and_enforced_by_something_that_exists(rule: str) -> None:
     row = catalog.API_RULES[rule]
     assert row.url.startswith(("https://docs.aws.amazon.com/", "https://karpenter.sh/docs/"))
-    assert len(row.quote) > 40 and row.read == dt.date(2026, 12, 1)
+    assert len(row.quote) > 40 and row.read in (catalog.API_RULES_READ, catalog.COMPONENT_RULES_READ)
     assert _enforcement_exists(row.enforced_by), row.enforced_by
 
 
@@ -112,10 +112,10 @@ TRIPS: dict[str, Callable[[], None]] = {
         "dev", "training_jobs", {**raw("dev").get("training_jobs", {}), "spot": True, "max_runtime_hours": 10,
                                  "max_wait_hours": 5})),
     "endpoint-startup-timeout": lambda: _expect("startup_health_check_timeout_s", _config_error(
-        "dev", "endpoint.startup_health_check_timeout_s", 30)),
+        "prod", "endpoint.startup_health_check_timeout_s", 30)),
     # A 2 TB LLM cannot be copied onto the instance within SageMaker's longest download timeout.
-    "endpoint-model-download-timeout": lambda: _expect("at most 3600 s", _config_error("dev", "endpoint", {
-        **raw("dev")["endpoint"], "engine": "vllm", "model_key": "runs/llm/", "instance_type": "ml.g5.12xlarge",
+    "endpoint-model-download-timeout": lambda: _expect("at most 3600 s", _config_error("prod", "endpoint", {
+        **raw("prod")["endpoint"], "engine": "vllm", "model_key": "runs/llm/", "instance_type": "ml.g5.12xlarge",
         "llm": {"model_gb": 2000}})),
     "endpoint-kms-local-nvme": lambda: _expect_set({"sagemaker-endpoint-kms"}, _trips(
         "prod", "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
@@ -128,6 +128,16 @@ TRIPS: dict[str, Callable[[], None]] = {
     "eks-node-entry-no-policy": lambda: _expect_set({"eks-node-access-entries"}, _node_entry_gets_a_policy()),
     "karpenter-pool-limits": lambda: _expect_set({"gpu-pool-limit"}, _trips(
         "staging", "kubernetes:karpenter.sh/v1:NodePool", set_input("spec.limits", {}))),
+    "scale-to-zero-needs-components": lambda: _expect("min_instances", _config_error(
+        "prod", "endpoint.min_instances", 0)),
+    "scale-from-zero-step-policy": lambda: _expect_set({"sagemaker-scale-from-zero"}, _trips(
+        "dev", "aws:appautoscaling/policy:Policy", set_input("policyType", "TargetTrackingScaling"),
+        "reference-int8-from-zero")),
+    "component-artifact-tar-gz": lambda: _expect_set({"sagemaker-inference-component"}, _trips(
+        "dev", "aws-native:sagemaker:InferenceComponent",
+        set_input("specification.container.artifactUrl", "s3://hoist-dev-models/runs/reference/"), "reference")),
+    "component-rolling-batch": lambda: _expect("rollout_batch_percent", _config_error(
+        "dev", "inference_components.rollout_batch_percent", 100)),
     "sagemaker-hosting-two-azs": lambda: _expect("at least 2 availability zones", _config_error(
         "dev", "network.availability_zones", ["us-east-1a"])),
 }

@@ -21,7 +21,7 @@ from infra import aws_shapes, catalog
 from infra.components.endpoint import alarm_names
 from infra.config import EndpointConfig, LlmEngineConfig
 from infra.stack_files import ConfigError, load_stack, parse
-from tests.conftest import planned
+from tests.conftest import planned, single_model_dev
 from tests.infra.aws_requests import TRANSLATORS, wire_numbers
 
 LLM_DIGEST = "sha256:" + "7" * 64
@@ -32,7 +32,7 @@ LLM_ENDPOINT = {"engine": "vllm", "model_key": "llm/2026-12-01/", "instance_type
 
 
 def llm_document(stacks: Path) -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load((stacks / "Pulumi.dev.yaml").read_text())
+    document: dict[str, Any] = single_model_dev(yaml.safe_load((stacks / "Pulumi.dev.yaml").read_text()))
     config = document["config"]
     config["hoist:images"]["llm"] = LLM_DIGEST
     config["hoist:endpoint"] = {**config["hoist:endpoint"], **copy.deepcopy(LLM_ENDPOINT)}
@@ -259,8 +259,8 @@ def test_the_llm_stacks_requests_match_botocore_with_metrics_config_and_promql_a
 def test_the_llm_endpoint_is_priced_and_the_classic_path_is_unchanged() -> None:
     lines = [line for line in cost.estimate(planned("staging")).lines if line.item == "ml.g5.2xlarge"]
     assert len(lines) == 1 and lines[0].quantity == 4
-    # The classic stacks keep pulumi-aws's configuration and their p99 model-latency alarm.
-    for stack in ("dev", "prod"):
+    # The classic stack keeps pulumi-aws's configuration and its p99 model-latency alarm.
+    for stack in ("prod",):
         plan = planned(stack)
         assert plan.of_type("aws-native:sagemaker:EndpointConfig") == []
         (classic,) = plan.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration")

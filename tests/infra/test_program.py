@@ -24,8 +24,10 @@ def one(plan: Plan, typ: str) -> PlannedResource:
 
 def test_program_creates_each_component(stack: str) -> None:
     components = {r.type for r in planned(stack).resources if not r.custom}
+    serving = ("hoist:inference_components:SharedEndpoint" if load_stack(stack).inference_components
+               else "hoist:endpoint:Endpoint")
     assert components == {"hoist:network:Network", "hoist:storage:Storage", "hoist:registry:Registry",
-                          "hoist:budget:Budget", "hoist:endpoint:Endpoint", "hoist:training_jobs:TrainingJobs",
+                          "hoist:budget:Budget", serving, "hoist:training_jobs:TrainingJobs",
                           "hoist:cluster:GpuCluster", "hoist:in_cluster:InCluster"}
 
 
@@ -190,7 +192,8 @@ def test_sagemaker_security_groups_reach_s3_through_the_gateway_prefix_list(stac
     (s3,) = [e for e in plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if e.inputs["vpcEndpointType"] == "Gateway"]
     groups = [g for g in plan.of_type("aws:ec2/securityGroup:SecurityGroup")
               if g.name.endswith(("-endpoint", "-training-job"))]
-    assert len(groups) == (2 if load_stack(stack).endpoint is not None else 1)
+    cfg = load_stack(stack)
+    assert len(groups) == (2 if cfg.endpoint is not None or cfg.inference_components is not None else 1)
     for group in groups:
         https = [r for r in group.inputs["egress"] if r["protocol"] == "tcp" and r["fromPort"] <= 443 <= r["toPort"]]
         assert any(str(pl).startswith("pl-") for r in https for pl in r.get("prefixListIds", [])), group.name
@@ -205,9 +208,14 @@ def test_alarms_and_the_budget_publish_to_the_stacks_encrypted_alerts_topic(stac
     emails = sorted(s.inputs["endpoint"] for s in plan.of_type("aws:sns/topicSubscription:TopicSubscription")
                     if s.inputs["protocol"] == "email")
     assert emails == sorted(cfg.budget.alert_emails)
-    alarms = plan.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-    # Errors and p99 model latency; a vLLM endpoint watches the engine's two token latencies instead.
-    assert len(alarms) == (0 if cfg.endpoint is None else 2 if cfg.endpoint.engine == "classic" else 3)
+    # Scale-from-zero alarms start a scaling policy instead (tests/infra/test_inference_components.py).
+    alarms = [a for a in plan.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+              if not a.inputs["name"].endswith("-no-capacity")]
+    # Errors and p99 model latency; a vLLM endpoint watches the engine's two token latencies instead; each
+    # inference component its errors.
+    expected = (len(cfg.inference_components.models) if cfg.inference_components else 0 if cfg.endpoint is None
+                else 2 if cfg.endpoint.engine == "classic" else 3)
+    assert len(alarms) == expected
     for alarm in alarms:
         assert topic.urn in alarm.property_dependencies["alarmActions"], alarm.name
     budget = one(plan, "aws:budgets/budget:Budget")

@@ -141,8 +141,15 @@ MUTATIONS: dict[str, tuple[str, str, str, Mutation]] = {
     "sagemaker-llm-model-data": ("staging", "aws:sagemaker/model:Model", "",
                                  set_input("primaryContainer.modelDataSource.s3DataSources.0.compressionType",
                                            "Gzip")),
-    "sagemaker-endpoint-kms": ("dev", "aws:sagemaker/endpointConfiguration:EndpointConfiguration", "",
-                               set_input("kmsKeyArn", REMOVE)),
+    "sagemaker-endpoint-kms": ("dev", "aws-native:sagemaker:EndpointConfig", "", set_input("kmsKeyId", REMOVE)),
+    # A component created with no copy, and an endpoint for components without the role that fetches them.
+    "sagemaker-inference-component": ("dev", "aws-native:sagemaker:InferenceComponent", "",
+                                      set_input("runtimeConfig.copyCount", 0)),
+    "sagemaker-component-endpoint": ("dev", "aws-native:sagemaker:EndpointConfig", "",
+                                     set_input("executionRoleArn", REMOVE)),
+    # The alarm that wakes an idle model watches another component.
+    "sagemaker-scale-from-zero": ("dev", "aws:cloudwatch/metricAlarm:MetricAlarm", "no-capacity",
+                                  set_input("dimensions.InferenceComponentName", "hoist-dev-other")),
     "sagemaker-prod-data-capture": ("prod", "aws:sagemaker/endpointConfiguration:EndpointConfiguration", "",
                                     set_input("dataCaptureConfig.enableCapture", False)),
     "sagemaker-prod-capacity": ("prod", "aws:appautoscaling/target:Target", "", set_input("minCapacity", 1)),

@@ -56,7 +56,7 @@ def rebuilt(archive: Path, target: Path, *, drop: str = "", replace: dict[str, s
 
 
 @pytest.fixture
-def dev(tmp_path: Path, stacks_copy: Path, fake_aws_credentials: None) -> tuple[Path, StackOutputs]:
+def dev(tmp_path: Path, single_model_dev_stack: Path, fake_aws_credentials: None) -> tuple[Path, StackOutputs]:
     """A copy of the stack files and the dev stack's outputs (its models bucket is created in moto)."""
     outputs = recording.record("dev").outputs
     outputs_file = tmp_path / "dev-outputs.json"

@@ -23,6 +23,7 @@ from hoist.plan import recording
 from hoist.release import llm_chat
 from infra import stack_files
 from infra.stack_files import load_stack
+from tests.conftest import single_model_dev
 from tests.hoist.release.test_llm_checks import PROVENANCE, make_artifact
 from tests.training.s3server import client, s3_server
 from training.llm import artifact
@@ -34,7 +35,7 @@ DIGEST = "sha256:" + "34" * 32
 def llm_dev(tmp_path: Path, stacks_copy: Path, fake_aws_credentials: None) -> tuple[Path, StackOutputs]:
     """The dev stack switched to a vLLM endpoint, and its outputs."""
     path = stacks_copy / "Pulumi.dev.yaml"
-    document: dict[str, Any] = yaml.safe_load(path.read_text())
+    document: dict[str, Any] = single_model_dev(yaml.safe_load(path.read_text()))
     config = document["config"]
     config["hoist:images"]["llm"] = "sha256:" + "7" * 64
     config["hoist:endpoint"].update({"engine": "vllm", "model_key": "llm/old/", "instance_type": "ml.g5.12xlarge",
