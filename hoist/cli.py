@@ -74,6 +74,8 @@ def _add_release(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     deploy = commands.add_parser("deploy", help="check a model artifact and promote it to a stack's endpoint")
     deploy.add_argument("--stack", required=True, help="stack name")
     deploy.add_argument("--model-uri", required=True, help="s3://<stack's models bucket>/<key>.tar.gz")
+    deploy.add_argument("--model", metavar="NAME",
+                        help="the model of a shared endpoint (hoist:inference_components.models) to promote")
     deploy.add_argument("--image-digest", help="serving image digest (sha256:...) to promote with the model")
     deploy.add_argument("--sample", default='{"inputs": ["1+2"]}',
                         help="JSON request the handler must answer before the promotion is written")
@@ -85,6 +87,8 @@ def _add_release(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     invoke = commands.add_parser("invoke", help="call a stack's endpoint once and print the answer and latency")
     invoke.add_argument("--stack", required=True, help="stack name")
     invoke.add_argument("--body", required=True, help="JSON request body, or @file")
+    invoke.add_argument("--model", metavar="NAME",
+                        help="the model of a shared endpoint to call (its inference component)")
     invoke.add_argument("--content-type", default="application/json", help="request content type")
     invoke.add_argument("--accept", default="application/json", help="accepted response type")
     invoke.add_argument("--stream", action="store_true",

@@ -24,7 +24,8 @@ def _yaml() -> YAML:
 
 def set_values(stack: str, changes: Mapping[str, Mapping[str, Any]]) -> str:
     """Set ``hoist:<section>.<key>`` for each ``{section: {key: value}}`` in the stack's file, validate
-    the result, and return the file's previous text (to restore it). All changes land, or none."""
+    the result, and return the file's previous text (to restore it). All changes land, or none. A dotted
+    section (``inference_components.models.chat``) names a block inside one."""
     path = stack_files.stack_file(stack)
     if not path.exists():
         raise ConfigError(f"unknown stack {stack!r}; available: {', '.join(stack_files.available_stacks())}")
@@ -33,7 +34,10 @@ def set_values(stack: str, changes: Mapping[str, Mapping[str, Any]]) -> str:
     document = yaml.load(original)
     settings = document.setdefault("config", {})
     for section, values in changes.items():
-        block = settings.setdefault(f"{NAMESPACE}:{section}", {})
+        head, *inner = section.split(".")
+        block = settings.setdefault(f"{NAMESPACE}:{head}", {})
+        for part in inner:
+            block = block.setdefault(part, {})
         for key, value in values.items():
             block[key] = value
     with path.open("w") as stream:

@@ -679,6 +679,9 @@ class InferenceComponentsConfig(_Frozen):
         5, ge=1, le=100_000, description="Roll a model's update back when it answers more 5XX errors than this in "
                                          "a minute.",
     )
+    data_capture_percent: int = Field(
+        0, ge=0, le=100, description="Share of requests and responses captured to the models bucket (prod: > 0).",
+    )
     cache_model_data: bool = Field(
         True, description="Cache each model's artifact and image on the instances SageMaker provisions, so a copy "
                           "added by autoscaling (or from zero) starts without downloading them again.",
@@ -864,11 +867,8 @@ class StackConfig(_Frozen):
         if self.environment == "prod" and shared.min_instances < 2:
             raise ValueError("inference_components.min_instances: prod keeps at least 2 instances (one per AZ) "
                              "and never scales to zero")
-        if self.environment == "prod":
-            idle = [name for name, m in shared.models.items() if m.min_copies < 1]
-            if idle:
-                raise ValueError(f"inference_components.models.{idle[0]}.min_copies: prod keeps every model "
-                                 "warm (at least 1 copy)")
+        if self.environment == "prod" and shared.data_capture_percent == 0:
+            raise ValueError("inference_components.data_capture_percent: prod must capture traffic for monitoring")
 
     def _check_pools(self) -> None:
         allowed = self.cluster.allowed_gpu_instance_types

@@ -10,54 +10,45 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hoist import outputs as stack_outputs
+from hoist.release import components, llm_chat
 from hoist.release import deploy as release
 from hoist.release import invoke as calls
-from hoist.release import llm_chat
 from hoist.release.llm_checks import check_llm_artifact
-from infra.config import EndpointConfig
+from infra.config import EndpointConfig, InferenceComponentsConfig, StackConfig
 from infra.stack_files import ConfigError, load_stack, stack_file
 from training.llm import artifact
 
 
 def deploy(args: argparse.Namespace) -> int:
     cfg = load_stack(args.stack)
+    if cfg.inference_components is not None:
+        return _deploy_component(args, cfg, cfg.inference_components)
     if cfg.endpoint is None:
         raise ConfigError(f"stack {args.stack} has no hoist:endpoint section; add one to serve a model")
+    if args.model is not None:
+        raise ConfigError(f"--model {args.model}: stack {args.stack} serves one model (hoist:endpoint); leave "
+                          "--model out")
     # Refusals that need no artifact come first, so nothing is fetched or changed for nothing.
     if args.apply and not cfg.endpoint.allow_apply:
         raise release.DeployError(f"stack {args.stack} does not allow --apply (hoist:endpoint.allow_apply is false); "
                                   "open a pull request with the change instead")
-    if args.apply and shutil.which("pulumi") is None:
-        raise release.DeployError(f"--apply needs the Pulumi CLI (https://www.pulumi.com/docs/install/); or run: "
-                                  f"hoist deploy --stack {args.stack} --model-uri {args.model_uri} && "
-                                  f"pulumi stack select {args.stack} && pulumi up --policy-pack policy "
-                                  f"--policy-pack-config <(hoist policy-config --stack {args.stack})")
+    _need_pulumi(args)
     outputs = stack_outputs.load(args.stack, outputs_file=args.outputs, offline=args.offline)
     if cfg.endpoint.engine == "vllm":
         key = release.llm_prefix(args.model_uri, outputs)
-        previous = _check_and_promote_llm(args, cfg.endpoint, key)
+        previous = release.promote_llm(args.stack, key, _check_llm(args, cfg.endpoint), args.image_digest)
     else:
         key = release.model_key(args.model_uri, outputs)
-        with tempfile.TemporaryDirectory(prefix="hoist-deploy-") as tmp:
-            archive = release.fetch(boto3.client("s3", region_name=outputs.region), outputs.buckets["models"].name,
-                                    key, Path(tmp) / "model.tar.gz")
-            release.check_layout(archive)
-            latency = release.check_serves(archive, Path(tmp) / "check", args.sample)
-        print(f"hoist deploy: {args.model_uri} has the SageMaker layout and answered the sample in {latency:.0f} ms",
-              file=sys.stderr)
+        _check_classic(args, outputs, key)
         previous = release.promote(args.stack, key, args.image_digest)
-    current = stack_file(args.stack).read_text()
-    if current == previous:
-        print(f"hoist deploy: stack {args.stack} already serves {key}; nothing to change", file=sys.stderr)
+    if not _show_change(args.stack, previous, key):
         return 0
-    name = f"stacks/Pulumi.{args.stack}.yaml"
-    sys.stdout.writelines(difflib.unified_diff(previous.splitlines(True), current.splitlines(True),
-                                               f"a/{name}", f"b/{name}"))
     if args.apply:
         rollout = release.apply(args.stack, load_stack(args.stack), outputs, previous,
                                 sagemaker=boto3.client("sagemaker", region_name=outputs.region),
@@ -67,8 +58,68 @@ def deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_and_promote_llm(args: argparse.Namespace, endpoint: EndpointConfig, key: str) -> str:
-    """Download and check the LLM artifact, then write the promotion; returns the file's previous text."""
+def _deploy_component(args: argparse.Namespace, cfg: StackConfig, shared: InferenceComponentsConfig) -> int:
+    """Promote one model of a shared endpoint, with the same checks as a single-model endpoint."""
+    name, model = components.chosen_model(shared, args.stack, args.model)
+    if args.apply and not shared.allow_apply:
+        raise release.DeployError(f"stack {args.stack} does not allow --apply (hoist:inference_components.allow_apply "
+                                  "is false); open a pull request with the change instead")
+    _need_pulumi(args)
+    outputs = stack_outputs.load(args.stack, outputs_file=args.outputs, offline=args.offline)
+    if model.engine == "vllm":
+        key = release.llm_prefix(args.model_uri, outputs)
+        # The LLM checks judge the artifact against the GPUs one copy gets on the endpoint's instance type.
+        view = EndpointConfig(engine="vllm", model_key=model.model_key, instance_type=shared.instance_type,
+                              llm=model.llm)
+        previous = components.promote(args.stack, name, key, args.image_digest, "vllm", _check_llm(args, view))
+    else:
+        key = release.model_key(args.model_uri, outputs)
+        _check_classic(args, outputs, key)
+        previous = components.promote(args.stack, name, key, args.image_digest, "classic")
+    if not _show_change(args.stack, previous, key):
+        return 0
+    if args.apply:
+        rollout = components.apply(args.stack, load_stack(args.stack), outputs, name, previous,
+                                   sagemaker=boto3.client("sagemaker", region_name=outputs.region),
+                                   cloudwatch=boto3.client("cloudwatch", region_name=outputs.region))
+        print(f"hoist deploy: {rollout.component} rolled out ({' -> '.join(rollout.statuses)})", file=sys.stderr)
+    return 0
+
+
+def _need_pulumi(args: argparse.Namespace) -> None:
+    if args.apply and shutil.which("pulumi") is None:
+        model = f" --model {args.model}" if args.model else ""
+        raise release.DeployError(f"--apply needs the Pulumi CLI (https://www.pulumi.com/docs/install/); or run: "
+                                  f"hoist deploy --stack {args.stack}{model} --model-uri {args.model_uri} && "
+                                  f"pulumi stack select {args.stack} && pulumi up --policy-pack policy "
+                                  f"--policy-pack-config <(hoist policy-config --stack {args.stack})")
+
+
+def _check_classic(args: argparse.Namespace, outputs: stack_outputs.StackOutputs, key: str) -> None:
+    """The model.tar.gz exists in the models bucket, has the SageMaker layout and answers the sample."""
+    with tempfile.TemporaryDirectory(prefix="hoist-deploy-") as tmp:
+        archive = release.fetch(boto3.client("s3", region_name=outputs.region), outputs.buckets["models"].name,
+                                key, Path(tmp) / "model.tar.gz")
+        release.check_layout(archive)
+        latency = release.check_serves(archive, Path(tmp) / "check", args.sample)
+    print(f"hoist deploy: {args.model_uri} has the SageMaker layout and answered the sample in {latency:.0f} ms",
+          file=sys.stderr)
+
+
+def _show_change(stack: str, previous: str, key: str) -> bool:
+    """Print the stack file's change as a diff; False when there is none."""
+    current = stack_file(stack).read_text()
+    if current == previous:
+        print(f"hoist deploy: stack {stack} already serves {key}; nothing to change", file=sys.stderr)
+        return False
+    name = f"stacks/Pulumi.{stack}.yaml"
+    sys.stdout.writelines(difflib.unified_diff(previous.splitlines(True), current.splitlines(True),
+                                               f"a/{name}", f"b/{name}"))
+    return True
+
+
+def _check_llm(args: argparse.Namespace, endpoint: EndpointConfig) -> dict[str, Any]:
+    """Download and check the LLM artifact; returns the engine settings to write (with the artifact's size)."""
     if endpoint.llm is None:
         raise release.DeployError("hoist:endpoint.llm: a vLLM endpoint needs its engine settings")
     with tempfile.TemporaryDirectory(prefix="hoist-deploy-") as tmp:
@@ -87,9 +138,8 @@ def _check_and_promote_llm(args: argparse.Namespace, endpoint: EndpointConfig, k
     print(f"hoist deploy: the local engine answered a chat request through /invocations in {chat.latency_ms:.0f} ms "
           f"({chat.tokens} tokens)", file=sys.stderr)
     # Round the size up, so the timeouts derived from it never fall short.
-    llm = {**endpoint.llm.model_dump(exclude_unset=True), "model_gb": math.ceil(check.model_gb * 1000) / 1000,
-           "kv_bytes_per_token": check.kv_bytes_per_token}
-    return release.promote_llm(args.stack, key, llm, args.image_digest)
+    return {**endpoint.llm.model_dump(exclude_unset=True), "model_gb": math.ceil(check.model_gb * 1000) / 1000,
+            "kv_bytes_per_token": check.kv_bytes_per_token}
 
 
 def invoke(args: argparse.Namespace) -> int:
@@ -97,19 +147,39 @@ def invoke(args: argparse.Namespace) -> int:
     outputs = stack_outputs.load(args.stack, outputs_file=args.outputs, offline=args.offline)
     if outputs.endpoint is None:
         raise ConfigError(f"stack {args.stack} exports no endpoint")
+    component = _component(args.stack, outputs.endpoint, args.model)
+    target = component or outputs.endpoint.name
     runtime = boto3.client("sagemaker-runtime", region_name=outputs.region)
     started = time.perf_counter()
     try:
         if args.stream:
-            for piece in calls.invoke_stream(runtime, outputs.endpoint.name, body):
+            for piece in calls.invoke_stream(runtime, outputs.endpoint.name, body, component):
                 sys.stdout.write(piece)
                 sys.stdout.flush()
             sys.stdout.write("\n")
             latency = (time.perf_counter() - started) * 1000
         else:
-            answer, latency = calls.invoke(runtime, outputs.endpoint.name, body, args.content_type, args.accept)
+            answer, latency = calls.invoke(runtime, outputs.endpoint.name, body, args.content_type, args.accept,
+                                           component)
             sys.stdout.write(answer + "\n")
     except (BotoCoreError, ClientError) as exc:
-        raise calls.InvokeError(f"invoking {outputs.endpoint.name} failed: {exc}") from None
-    print(f"hoist invoke: {outputs.endpoint.name} answered in {latency:.1f} ms", file=sys.stderr)
+        raise calls.InvokeError(f"invoking {target} failed: {exc}") from None
+    print(f"hoist invoke: {target} answered in {latency:.1f} ms", file=sys.stderr)
     return 0
+
+
+def _component(stack: str, endpoint: stack_outputs.EndpointOutput, model: str | None) -> str | None:
+    """The inference component ``--model`` names (InvokeEndpoint's InferenceComponentName); None for a
+    single-model endpoint."""
+    if not endpoint.components:
+        if model is not None:
+            raise ConfigError(f"--model {model}: stack {stack}'s endpoint serves one model; leave --model out")
+        return None
+    if model is None:
+        if len(endpoint.components) == 1:
+            return next(iter(endpoint.components.values()))
+        raise ConfigError(f"stack {stack} serves {len(endpoint.components)} models; name one with --model "
+                          f"({', '.join(endpoint.components)})")
+    if model not in endpoint.components:
+        raise ConfigError(f"--model {model}: stack {stack} serves {', '.join(endpoint.components)}")
+    return endpoint.components[model]

@@ -14,19 +14,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
 from infra import catalog
-from infra.components.endpoint import VARIANT, model_prefix
+from infra.components.endpoint import DATA_CAPTURE_PREFIX, VARIANT, model_prefix
 from infra.components.iam import document, image_pull, sagemaker_vpc_placement, service_trust
 from infra.config import LLM_MODEL_DIR, ComponentModelConfig, InferenceComponentsConfig
 
 COPY_DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
-ComputeResources = aws_native.sagemaker.InferenceComponentComputeResourceRequirementsArgsDict
+ComputeResources: TypeAlias = aws_native.sagemaker.InferenceComponentComputeResourceRequirementsArgsDict
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +98,15 @@ class SharedEndpoint(pulumi.ComponentResource):
             variant["inference_ami_version"] = catalog.inference_ami_for()
         # The key encrypts EBS volumes only; with local NVMe (hardware-encrypted) it is left out.
         kms_key = None if catalog.has_local_nvme(config.instance_type) else args.kms_key_arn
+        capture: aws_native.sagemaker.EndpointConfigDataCaptureConfigArgsDict | None = None
+        if config.data_capture_percent:
+            capture = {
+                "enable_capture": True, "initial_sampling_percentage": config.data_capture_percent,
+                "destination_s3_uri": pulumi.Output.format("s3://{0}/{1}/{2}", args.models_bucket,
+                                                           DATA_CAPTURE_PREFIX, endpoint_name),
+                "kms_key_id": args.kms_key_arn,
+                "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
+                "capture_content_type_header": {"json_content_types": ["application/json"]}}
         self.endpoint_config = aws_native.sagemaker.EndpointConfig(
             f"{name}-config",
             production_variants=[variant],
@@ -106,6 +115,7 @@ class SharedEndpoint(pulumi.ComponentResource):
             enable_network_isolation=True,
             vpc_config={"subnets": vpc["subnets"], "security_group_ids": vpc["security_group_ids"]},
             kms_key_id=kms_key,
+            data_capture_config=capture,
             opts=pulumi.ResourceOptions(parent=self, provider=args.native_provider, depends_on=[self.policy]))
         self.endpoint = aws_native.sagemaker.Endpoint(
             f"{name}-endpoint",
@@ -240,6 +250,9 @@ class SharedEndpoint(pulumi.ComponentResource):
             {"Sid": "ReadModels", "Effect": "Allow", "Action": "s3:GetObject",
              "Resource": [pulumi.Output.format("{0}/{1}/*", args.models_bucket_arn, p) for p in prefixes]},
             *listing,
+            {"Sid": "WriteDataCapture", "Effect": "Allow", "Action": "s3:PutObject",
+             "Resource": pulumi.Output.format("{0}/{1}/{2}/*", args.models_bucket_arn, DATA_CAPTURE_PREFIX,
+                                              args.endpoint_name)},
             {"Sid": "UseStackKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
              "Resource": args.kms_key_arn},
             {"Sid": "WriteLogs", "Effect": "Allow",

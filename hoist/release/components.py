@@ -1,0 +1,98 @@
+"""`hoist deploy --model NAME`: promote one model of a shared endpoint (one inference component).
+
+The artifact is checked exactly as for a single-model endpoint; then the model's ``model_key`` under
+``hoist:inference_components.models.<NAME>`` is written into the stack's file. ``--apply`` (dev only) runs
+``pulumi up``, which updates that one component with a rolling update; the component is followed until it
+settles, and when SageMaker rolls it back (its artifact is not the promoted one) the file is restored and the
+component's rollback alarm named.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hoist import stack_edits
+from hoist.outputs import StackOutputs
+from hoist.release.deploy import DeployError, firing_alarms, pulumi_up
+from infra.components.inference_components import rollback_alarm_name
+from infra.config import ComponentModelConfig, InferenceComponentsConfig, StackConfig
+
+IN_PROGRESS = frozenset({"Creating", "Updating"})
+
+
+def chosen_model(shared: InferenceComponentsConfig, stack: str, name: str | None) -> tuple[str, ComponentModelConfig]:
+    """The model ``--model`` names; a stack serving one model needs no name."""
+    if name is None:
+        if len(shared.models) == 1:
+            return next(iter(shared.models.items()))
+        raise DeployError(f"stack {stack} serves {len(shared.models)} models; name one with --model "
+                          f"({', '.join(shared.models)})")
+    if name not in shared.models:
+        raise DeployError(f"--model {name}: stack {stack} serves {', '.join(shared.models)}")
+    return name, shared.models[name]
+
+
+def promote(stack: str, model: str, key: str, digest: str | None, engine: str,
+            llm: dict[str, Any] | None = None) -> str:
+    """Write one model's promotion into the stack's file; returns the previous text."""
+    values: dict[str, Any] = {"model_key": key}
+    if llm is not None:
+        values["llm"] = llm
+    changes: dict[str, dict[str, Any]] = {f"inference_components.models.{model}": values}
+    if digest is not None:
+        changes["images"] = {"llm" if engine == "vllm" else "serving": digest}
+    return stack_edits.set_values(stack, changes)
+
+
+@dataclass(frozen=True)
+class ComponentRollout:
+    component: str
+    statuses: tuple[str, ...]
+    artifact: str
+    """What the component serves once it settled: its ArtifactUrl, or its model's name for an LLM."""
+
+
+def follow(sagemaker: Any, component: str, poll_s: float = 15.0, timeout_s: float = 4 * 3600,
+           sleep: Callable[[float], None] = time.sleep) -> ComponentRollout:
+    """Poll the component until its update settles; every status seen is kept."""
+    statuses: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while True:
+        described = sagemaker.describe_inference_component(InferenceComponentName=component)
+        statuses.append(described.get("InferenceComponentStatus", ""))
+        if statuses[-1] not in IN_PROGRESS:
+            spec = described.get("Specification") or {}
+            served = (spec.get("Container") or {}).get("ArtifactUrl") or spec.get("ModelName", "")
+            return ComponentRollout(component, tuple(statuses), served)
+        if time.monotonic() > deadline:
+            raise DeployError(f"inference component {component} still {statuses[-1]} after {timeout_s / 3600:.0f} h")
+        sleep(poll_s)
+
+
+def apply(stack: str, cfg: StackConfig, outputs: StackOutputs, model: str, previous_text: str, *, sagemaker: Any,
+          cloudwatch: Any, up: Callable[[str], None] = pulumi_up, poll_s: float = 15.0,
+          sleep: Callable[[float], None] = time.sleep) -> ComponentRollout:
+    """Apply one model's promotion and follow its component; restore the file when it is rolled back."""
+    shared = cfg.inference_components
+    if shared is None or not shared.allow_apply:
+        raise DeployError(f"stack {stack} does not allow --apply (hoist:inference_components.allow_apply); "
+                          "open a pull request with the change instead")
+    if outputs.endpoint is None or model not in outputs.endpoint.components:
+        raise DeployError(f"stack {stack} exports no inference component for {model}; run `pulumi up` once first")
+    component = outputs.endpoint.components[model]
+    promoted = shared.models[model]
+    up(stack)
+    rollout = follow(sagemaker, component, poll_s=poll_s, sleep=sleep)
+    wanted = f"s3://{outputs.buckets['models'].name}/{promoted.model_key}"
+    kept = rollout.statuses[-1] == "InService" and (promoted.llm is not None or rollout.artifact == wanted)
+    if not kept:
+        stack_edits.restore(stack, previous_text)
+        alarm = rollback_alarm_name(outputs.endpoint.name, model)
+        fired = firing_alarms(cloudwatch, [alarm])
+        cause = f"alarm {', '.join(fired)} fired" if fired else "its rollback alarm is not in ALARM now"
+        raise DeployError(f"SageMaker rolled {component} back ({' -> '.join(rollout.statuses)}; it serves "
+                          f"{rollout.artifact or 'nothing'}): {cause}; restored stacks/Pulumi.{stack}.yaml")
+    return rollout

@@ -1,0 +1,153 @@
+"""One model of dev's shared endpoint: `hoist deploy --model NAME` checks the artifact as for a single-model
+endpoint, writes that model's key, and follows (and on rollback undoes) its component's rolling update;
+`hoist invoke --model NAME` sends InvokeEndpoint's InferenceComponentName. S3 is moto's; SageMaker, CloudWatch
+and the runtime are botocore Stubbers; the artifact is served by the real server."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from hoist import cli
+from hoist.outputs import StackOutputs, from_mapping
+from hoist.plan import recording
+from hoist.release import components
+from hoist.release.deploy import DeployError
+from infra import stack_files
+from infra.stack_files import load_stack
+from tests.hoist.release.test_deploy import DIGEST, reference_archive, upload
+
+__all__ = ["reference_archive"]  # the module-scoped fixture, shared with the single-model tests
+
+
+@pytest.fixture
+def dev(tmp_path: Path, stacks_copy: Path, fake_aws_credentials: None) -> tuple[Path, StackOutputs]:
+    """A copy of the stack files and the dev stack's outputs: two models on one endpoint."""
+    outputs = recording.record("dev").outputs
+    outputs_file = tmp_path / "dev-outputs.json"
+    outputs_file.write_text(json.dumps(outputs))
+    return outputs_file, from_mapping(outputs, "offline")
+
+
+def stubbed(service: str) -> tuple[Any, Stubber]:
+    client = boto3.client(service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    return client, Stubber(client)
+
+
+@pytest.mark.timeout(300)
+def test_deploy_model_checks_the_artifact_then_writes_that_models_key(
+        dev: tuple[Path, StackOutputs], reference_archive: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outputs_file, outputs = dev
+    before = stack_files.stack_file("dev").read_text()
+    with mock_aws():
+        uri = upload(outputs, reference_archive, "runs/2026-12-02/model.tar.gz")
+        assert cli.main(["deploy", "--stack", "dev", "--model", "reference-int8", "--model-uri", uri,
+                         "--image-digest", DIGEST, "--outputs", str(outputs_file)]) == 0
+    captured = capsys.readouterr()
+    assert "answered the sample" in captured.err
+    shared = load_stack("dev").inference_components
+    assert shared is not None
+    assert shared.models["reference-int8"].model_key == "runs/2026-12-02/model.tar.gz"
+    assert shared.models["reference"].model_key == "runs/reference/model.tar.gz"
+    changed = [line for line in stack_files.stack_file("dev").read_text().splitlines()
+               if line not in before.splitlines()]
+    assert changed == [f"    serving: {DIGEST}", "        model_key: runs/2026-12-02/model.tar.gz"]
+    assert "+        model_key: runs/2026-12-02/model.tar.gz" in captured.out
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    ([], "serves 2 models; name one with --model (reference, reference-int8)"),
+    (["--model", "chat"], "--model chat: stack dev serves reference, reference-int8"),
+])
+def test_deploy_needs_a_model_it_serves(argv: list[str], says: str, dev: tuple[Path, StackOutputs],
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    outputs_file, _ = dev
+    before = stack_files.stack_file("dev").read_text()
+    assert cli.main(["deploy", "--stack", "dev", "--model-uri", "s3://b/runs/x/model.tar.gz", *argv,
+                     "--outputs", str(outputs_file)]) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert says in error and "\n" not in error
+    assert stack_files.stack_file("dev").read_text() == before
+
+
+def described(status: str, artifact: str) -> dict[str, Any]:
+    return {"InferenceComponentName": "hoist-dev-reference", "InferenceComponentArn":
+            "arn:aws:sagemaker:us-east-1:111122223333:inference-component/hoist-dev-reference",
+            "EndpointName": "hoist-dev", "EndpointArn": "arn:aws:sagemaker:us-east-1:111122223333:endpoint/hoist-dev",
+            "CreationTime": "2026-12-02T00:00:00Z", "LastModifiedTime": "2026-12-02T00:00:00Z",
+            "InferenceComponentStatus": status, "Specification": {"Container": {"ArtifactUrl": artifact}}}
+
+
+def test_a_rolled_back_component_restores_the_file_and_names_its_alarm(dev: tuple[Path, StackOutputs]) -> None:
+    _, outputs = dev
+    old = f"s3://{outputs.buckets['models'].name}/runs/reference/model.tar.gz"
+    previous = components.promote("dev", "reference", "runs/bad/model.tar.gz", None, "classic")
+    sagemaker, sm_stub = stubbed("sagemaker")
+    cloudwatch, cw_stub = stubbed("cloudwatch")
+    for status in ("Updating", "Updating", "InService"):
+        sm_stub.add_response("describe_inference_component", described(status, old),
+                             {"InferenceComponentName": "hoist-dev-reference"})
+    cw_stub.add_response("describe_alarms", {"MetricAlarms": [
+        {"AlarmName": "hoist-dev-reference-5xx-errors", "StateValue": "ALARM"}]},
+        {"AlarmNames": ["hoist-dev-reference-5xx-errors"]})
+    ran: list[str] = []
+    with sm_stub, cw_stub, pytest.raises(DeployError) as error:
+        components.apply("dev", load_stack("dev"), outputs, "reference", previous, sagemaker=sagemaker,
+                         cloudwatch=cloudwatch, up=ran.append, sleep=lambda _: None)
+    assert ran == ["dev"]
+    message = str(error.value)
+    assert "rolled hoist-dev-reference back (Updating -> Updating -> InService" in message
+    assert "alarm hoist-dev-reference-5xx-errors fired" in message and "\n" not in message
+    assert stack_files.stack_file("dev").read_text() == previous
+    sm_stub.assert_no_pending_responses()
+    cw_stub.assert_no_pending_responses()
+
+
+def test_a_component_that_takes_the_new_artifact_keeps_the_promotion(dev: tuple[Path, StackOutputs]) -> None:
+    _, outputs = dev
+    new = f"s3://{outputs.buckets['models'].name}/runs/good/model.tar.gz"
+    previous = components.promote("dev", "reference", "runs/good/model.tar.gz", None, "classic")
+    sagemaker, sm_stub = stubbed("sagemaker")
+    sm_stub.add_response("describe_inference_component", described("Updating", new))
+    sm_stub.add_response("describe_inference_component", described("InService", new))
+    with sm_stub:
+        rollout = components.apply("dev", load_stack("dev"), outputs, "reference", previous, sagemaker=sagemaker,
+                                   cloudwatch=None, up=lambda stack: None, sleep=lambda _: None)
+    assert rollout.statuses == ("Updating", "InService") and rollout.artifact == new
+    shared = load_stack("dev").inference_components
+    assert shared is not None and shared.models["reference"].model_key == "runs/good/model.tar.gz"
+
+
+def _answer(text: str) -> dict[str, Any]:
+    return {"Body": StreamingBody(io.BytesIO(text.encode()), len(text)), "ContentType": "application/json"}
+
+
+def test_invoke_model_names_its_inference_component(dev: tuple[Path, StackOutputs], monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    outputs_file, _ = dev
+    runtime, stub = stubbed("sagemaker-runtime")
+    stub.add_response("invoke_endpoint", _answer('{"outputs": ["3"]}'), {
+        "EndpointName": "hoist-dev", "InferenceComponentName": "hoist-dev-reference-int8",
+        "Body": b'{"inputs": ["1+2"]}', "ContentType": "application/json", "Accept": "application/json"})
+    monkeypatch.setattr(boto3, "client", lambda *args, **kwargs: runtime)
+    with stub:
+        assert cli.main(["invoke", "--stack", "dev", "--model", "reference-int8", "--body", '{"inputs": ["1+2"]}',
+                         "--outputs", str(outputs_file)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == '{"outputs": ["3"]}\n' and "hoist-dev-reference-int8 answered in" in captured.err
+    stub.assert_no_pending_responses()
+
+
+def test_invoke_without_a_model_on_a_shared_endpoint_says_which(dev: tuple[Path, StackOutputs],
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    outputs_file, _ = dev
+    assert cli.main(["invoke", "--stack", "dev", "--body", "{}", "--outputs", str(outputs_file)]) == 2
+    assert "name one with --model (reference, reference-int8)" in capsys.readouterr().err

@@ -1,0 +1,276 @@
+"""Several models on one endpoint, as SageMaker inference components: dev's two classic models that scale to
+zero, an LLM beside a classic model on a GPU instance, and prod's shape with a floor of two instances. Requests
+are checked against botocore's model, the scale-from-zero path is wired end to end, and the policy pack and the
+config refuse what AWS would."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hoist.outputs import StackOutputs
+from hoist.plan import components, cost, recording
+from hoist.plan.policies import evaluate
+from hoist.plan.recording import Plan, PlannedResource
+from infra import aws_shapes, catalog
+from infra.components.inference_components import COPY_DIMENSION
+from infra.stack_files import ConfigError, load_stack, parse
+from tests.conftest import planned
+from tests.infra.aws_requests import TRANSLATORS, wire_numbers
+from tests.policy.test_policies import REMOVE, mutate, set_input
+
+COMPONENT = "aws-native:sagemaker:InferenceComponent"
+NATIVE_CONFIG = "aws-native:sagemaker:EndpointConfig"
+TARGET = "aws:appautoscaling/target:Target"
+SCALING = "aws:appautoscaling/policy:Policy"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+LLM_DIGEST = "sha256:" + "7" * 64
+GPU_COMPONENTS: dict[str, Any] = {
+    "instance_type": "ml.g5.12xlarge", "min_instances": 0, "max_instances": 2,
+    "models": {
+        "reference": {"model_key": "runs/reference/model.tar.gz", "min_copies": 0, "max_copies": 2},
+        "assistant": {"engine": "vllm", "model_key": "llm/assistant-8b/2026-11-30/", "min_copies": 0,
+                      "max_copies": 4, "llm": {"model_gb": 16.07, "kv_bytes_per_token": 131072,
+                                               "max_model_len": 4096, "max_num_seqs": 8, "dtype": "bfloat16"}}}}
+PROD_COMPONENTS: dict[str, Any] = {
+    "instance_type": "ml.g5.xlarge", "min_instances": 2, "max_instances": 6, "data_capture_percent": 20,
+    "models": {"reference": {"model_key": "runs/reference/model.tar.gz", "min_copies": 2, "max_copies": 6},
+               "reference-int8": {"model_key": "runs/reference-int8/model.tar.gz", "min_copies": 1,
+                                  "max_copies": 4, "memory_mb": 1024}}}
+
+
+def requests(plan: Plan) -> dict[str, list[dict[str, Any]]]:
+    """Every AWS request the plan's resources become, by operation, each already judged by botocore."""
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for resource in plan.resources:
+        translate = TRANSLATORS.get(resource.type)
+        for service, operation, params in translate(resource) if translate else []:
+            params = wire_numbers(params)
+            errors = aws_shapes.request_errors(service, operation, params)
+            assert errors == [], f"{resource.urn}: {service}.{operation}: {errors}"
+            found[operation].append(params)
+    return found
+
+
+def by_name(plan: Plan, typ: str, fragment: str) -> PlannedResource:
+    (found,) = [r for r in plan.of_type(typ) if r.name.endswith(fragment)]
+    return found
+
+
+def stack_with(stacks: Path, stack: str, shared: dict[str, Any], **images: str) -> Plan:
+    path = stacks / f"Pulumi.{stack}.yaml"
+    document: dict[str, Any] = yaml.safe_load(path.read_text())
+    config = document["config"]
+    config.pop("hoist:endpoint", None)
+    config["hoist:inference_components"] = copy.deepcopy(shared)
+    config["hoist:images"].update(images)
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return recording.record(stack)
+
+
+@pytest.fixture
+def gpu_plan(stacks_copy: Path) -> Plan:
+    return stack_with(stacks_copy, "dev", GPU_COMPONENTS, llm=LLM_DIGEST)
+
+
+@pytest.fixture
+def prod_plan(stacks_copy: Path) -> Plan:
+    return stack_with(stacks_copy, "prod", PROD_COMPONENTS)
+
+
+def test_dev_serves_two_models_from_one_endpoint_that_scales_to_zero() -> None:
+    plan = planned("dev")
+    found = requests(plan)
+    (config,) = [c for c in found["CreateEndpointConfig"] if "ExecutionRoleArn" in c]
+    (variant,) = config["ProductionVariants"]
+    # The endpoint names no model; its managed scaling may release every instance, and starts with one.
+    assert "ModelName" not in variant and variant["InitialInstanceCount"] == 1
+    assert variant["ManagedInstanceScaling"] == {"Status": "ENABLED", "MinInstanceCount": 0, "MaxInstanceCount": 2}
+    assert variant["RoutingConfig"] == {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"}
+    assert config["EnableNetworkIsolation"] is True and config["VpcConfig"]["Subnets"]
+    created = {c["InferenceComponentName"]: c for c in found["CreateInferenceComponent"]}
+    assert set(created) == {"hoist-dev-reference", "hoist-dev-reference-int8"}
+    outputs = StackOutputs.model_validate(plan.outputs)
+    assert outputs.endpoint is not None and outputs.endpoint.components == {
+        "reference": "hoist-dev-reference", "reference-int8": "hoist-dev-reference-int8"}
+    reference = created["hoist-dev-reference"]
+    assert reference["EndpointName"] == "hoist-dev" and reference["VariantName"] == "primary"
+    # A component cannot be created with zero copies: it starts with one and scales in.
+    assert reference["RuntimeConfig"] == {"CopyCount": 1}
+    spec = reference["Specification"]
+    assert spec["Container"] == {"Image": f"{outputs.repositories['serving']}@{load_stack('dev').images.serving}",
+                                 "ArtifactUrl": f"s3://{outputs.buckets['models'].name}/runs/reference/model.tar.gz"}
+    assert spec["ComputeResourceRequirements"] == {"NumberOfCpuCoresRequired": 1, "MinMemoryRequiredInMb": 2048}
+    assert spec["DataCacheConfig"] == {"EnableCaching": True}
+    # Updates roll half the copies at a time and roll back on the component's own error alarm.
+    (update,) = [u for u in found["UpdateInferenceComponent"] if u["InferenceComponentName"] == "hoist-dev-reference"]
+    assert update["DeploymentConfig"]["RollingUpdatePolicy"]["MaximumBatchSize"] == {
+        "Type": "CAPACITY_PERCENT", "Value": 50}
+    assert update["DeploymentConfig"]["AutoRollbackConfiguration"] == {
+        "Alarms": [{"AlarmName": "hoist-dev-reference-5xx-errors"}]}
+
+
+def test_a_request_botocore_refuses_is_caught() -> None:
+    component = by_name(planned("dev"), COMPONENT, "-reference")
+    broken = set_input("runtimeConfig.copyCount", -1)(copy.deepcopy(component))
+    assert broken is not None
+    ((service, operation, params), _) = TRANSLATORS[COMPONENT](broken)
+    assert any("CopyCount" in e for e in aws_shapes.request_errors(service, operation, wire_numbers(params)))
+
+
+def test_copies_scale_on_requests_in_flight_and_come_back_from_zero() -> None:
+    plan = planned("dev")
+    found = requests(plan)
+    for model in ("reference", "reference-int8"):
+        name = f"hoist-dev-{model}"
+        (target,) = [t for t in found["RegisterScalableTarget"] if t["ResourceId"] == f"inference-component/{name}"]
+        assert target["ScalableDimension"] == COPY_DIMENSION
+        assert (target["MinCapacity"], target["MaxCapacity"]) == (0, 2)
+        policies = {p["PolicyType"]: p for p in found["PutScalingPolicy"] if p["ResourceId"] == target["ResourceId"]}
+        tracking = policies["TargetTrackingScaling"]["TargetTrackingScalingPolicyConfiguration"]
+        assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == (
+            "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution")
+        step = policies["StepScaling"]["StepScalingPolicyConfiguration"]
+        assert step["AdjustmentType"] == "ChangeInCapacity" and step["StepAdjustments"] == [
+            {"MetricIntervalLowerBound": 0.0, "ScalingAdjustment": 1}]
+        # The alarm on requests that found no copy starts that step policy, and only it.
+        alarm = by_name(plan, ALARM, f"{model}-no-capacity")
+        assert alarm.inputs["metricName"] == "NoCapacityInvocationFailures"
+        assert alarm.inputs["dimensions"] == {"InferenceComponentName": name}
+        assert alarm.property_dependencies["alarmActions"] == (by_name(plan, SCALING, f"{model}-from-zero").urn,)
+        assert by_name(plan, SCALING, f"{model}-from-zero").inputs["resourceId"] == target["ResourceId"]
+
+
+def test_the_role_reads_each_models_prefix_and_lists_none_for_classic_models() -> None:
+    plan = planned("dev")
+    policy = json.loads(by_name(plan, "aws:iam/rolePolicy:RolePolicy", "hoist-dev-endpoint").inputs["policy"])
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    assert "ListModel" not in statements
+    assert sorted(statements["ReadModels"]["Resource"]) == sorted([
+        f"arn:aws:s3:::{b}/runs/{m}/*" for b in [StackOutputs.model_validate(plan.outputs).buckets["models"].name]
+        for m in ("reference", "reference-int8")])
+
+
+def test_an_llm_reaches_its_component_through_an_uncompressed_model(gpu_plan: Plan) -> None:
+    found = requests(gpu_plan)
+    assert evaluate(gpu_plan).violations == []
+    (model,) = found["CreateModel"]
+    container = model["PrimaryContainer"]
+    assert container["ModelDataSource"]["S3DataSource"]["CompressionType"] == "None"
+    assert container["Environment"]["SM_VLLM_MODEL"] == "/opt/ml/model"
+    assert model["EnableNetworkIsolation"] is True
+    created = {c["InferenceComponentName"]: c for c in found["CreateInferenceComponent"]}
+    llm = created["hoist-dev-assistant"]["Specification"]
+    assert "Container" not in llm and llm["ModelName"]
+    # One GPU per tensor-parallel rank; the weights plus the engine's overhead in host memory.
+    assert llm["ComputeResourceRequirements"]["NumberOfAcceleratorDevicesRequired"] == 1
+    assert llm["ComputeResourceRequirements"]["MinMemoryRequiredInMb"] == 15326 + catalog.LLM_HOST_OVERHEAD_MB
+    assert created["hoist-dev-reference"]["Specification"]["Container"]["ArtifactUrl"].endswith(".tar.gz")
+    (config,) = [c for c in found["CreateEndpointConfig"] if "ExecutionRoleArn" in c]
+    assert config["ProductionVariants"][0]["InferenceAmiVersion"] == catalog.inference_ami_for()
+    role = json.loads(by_name(gpu_plan, "aws:iam/rolePolicy:RolePolicy", "hoist-dev-endpoint").inputs["policy"])
+    listing = next(s for s in role["Statement"] if s["Sid"] == "ListModel")
+    assert listing["Condition"]["StringLike"]["s3:prefix"] == ["llm/assistant-8b/2026-11-30/",
+                                                               "llm/assistant-8b/2026-11-30/*"]
+
+
+def test_an_uncompressed_artifact_url_trips_the_component_policy(gpu_plan: Plan) -> None:
+    plan = mutate(gpu_plan, COMPONENT, set_input("specification.container.artifactUrl", "s3://b/llm/x/"),
+                  "reference")
+    report = evaluate(plan)
+    assert report.tripped() == {"sagemaker-inference-component"}
+    assert "single tar.gz" in report.violations[0].message
+
+
+def test_prod_keeps_a_floor_of_two_instances(prod_plan: Plan) -> None:
+    assert evaluate(prod_plan).violations == []
+    report = evaluate(mutate(prod_plan, NATIVE_CONFIG, set_input(
+        "productionVariants.0.managedInstanceScaling.minInstanceCount", 0)))
+    assert report.tripped() == {"sagemaker-prod-capacity"}
+    assert "never scales to zero" in report.violations[0].message
+    # Copies may autoscale in prod; the instance floor is what stays.
+    assert evaluate(mutate(prod_plan, TARGET, set_input("minCapacity", 1), "reference-copies")).violations == []
+    summary = components.summary(prod_plan.config.inference_components)
+    assert summary is not None and summary["idle_instances"] == 2 and summary["scale_in_minutes"] == 0
+
+
+def test_a_component_endpoint_without_isolation_trips_its_policy() -> None:
+    report = evaluate(mutate(planned("dev"), NATIVE_CONFIG, set_input("enableNetworkIsolation", REMOVE)))
+    assert report.tripped() == {"sagemaker-component-endpoint"}
+
+
+def test_plan_prices_each_models_copies_at_max_and_at_the_floor(prod_plan: Plan) -> None:
+    dev = [line for line in cost.estimate(planned("dev")).lines if line.subject.startswith("model ")]
+    assert {line.subject for line in dev} == {"model hoist-dev-reference (0-2 copies, 3 per instance)",
+                                              "model hoist-dev-reference-int8 (0-2 copies, 4 per instance)"}
+    assert all(line.quantity == 1 and line.idle_quantity == 0 for line in dev)
+    hourly = catalog.sagemaker_hour("ml.c5.xlarge").monthly_usd
+    assert sum(line.monthly_max_usd for line in dev) == pytest.approx(2 * hourly)
+    prod = [line for line in cost.estimate(prod_plan).lines if line.item == "ml.g5.xlarge"]
+    # reference: 2-6 copies, 3 per 4-vCPU instance; reference-int8: 1-4 copies, 4 per instance.
+    assert sorted((line.quantity, line.idle_quantity) for line in prod) == [(1, 1), (2, 1)]
+    summary = components.summary(load_stack("dev").inference_components)
+    assert summary is not None and summary["idle_instances"] == 0 and summary["instances_after_apply"] == 1
+    assert "about 15 minutes" in components.lines(summary)[-1]
+
+
+def _error(stack: str, shared: dict[str, Any]) -> str:
+    raw = yaml.safe_load((Path("stacks") / f"Pulumi.{stack}.yaml").read_text())["config"]
+    config = {key.removeprefix("hoist:"): value for key, value in raw.items()}
+    config.pop("endpoint", None)
+    config["inference_components"] = shared
+    with pytest.raises(ConfigError) as caught:
+        parse(config, source=f"Pulumi.{stack}.yaml")
+    message = str(caught.value)
+    assert "\n" not in message, message
+    return message
+
+
+def _dev(**models: dict[str, Any]) -> dict[str, Any]:
+    return {"instance_type": "ml.c5.xlarge", "min_instances": 0, "models": models}
+
+
+TAR = "runs/reference/model.tar.gz"
+
+
+@pytest.mark.parametrize(("stack", "shared", "says"), [
+    ("prod", {**PROD_COMPONENTS, "min_instances": 0, "models": {"reference": {"model_key": TAR, "min_copies": 0}}},
+     "prod keeps at least 2 instances"),
+    ("prod", {**PROD_COMPONENTS, "min_instances": 1}, "prod keeps at least 2 instances"),
+    ("prod", {**PROD_COMPONENTS, "data_capture_percent": 0}, "prod must capture traffic"),
+    ("dev", _dev(big={"model_key": TAR, "memory_mb": 8192, "min_copies": 0}), "leaves 7168 MiB for models"),
+    ("dev", _dev(many={"model_key": TAR, "cpu_cores": 8, "min_copies": 0}), "more than ml.c5.xlarge's 4 vCPUs"),
+    ("dev", _dev(gpu={"model_key": TAR, "accelerators": 1, "min_copies": 0}), "has none in the catalog"),
+    ("dev", {**_dev(warm={"model_key": TAR, "min_copies": 0}), "min_instances": 1}, "set min_instances 0"),
+    ("dev", _dev(warm={"model_key": TAR}), "never idles"),
+    ("dev", _dev(Big={"model_key": TAR, "min_copies": 0}), "lower-case letters"),
+    ("dev", _dev(llm={"engine": "vllm", "model_key": TAR, "llm": {"model_gb": 1}}), "uncompressed LLM artifact"),
+    ("dev", {**_dev(a={"model_key": TAR, "min_copies": 0}), "rollout_batch_percent": 75}, "rollout_batch_percent"),
+    ("dev", {**_dev(a={"model_key": TAR, "min_copies": 0}), "instance_type": "ml.g6e.48xlarge"},
+     "no price or CPU/memory figures"),
+], ids=["prod at zero", "prod on one", "prod no capture", "copy memory", "copy cpu", "gpus on cpu", "warm floor",
+        "never idle", "name", "llm tarball", "batch", "no price"])
+def test_invalid_components_are_one_precise_line(stack: str, shared: dict[str, Any], says: str) -> None:
+    assert says in _error(stack, shared)
+
+
+def test_an_llm_copy_must_take_one_gpu_per_rank_and_fit_them() -> None:
+    llm = copy.deepcopy(GPU_COMPONENTS["models"]["assistant"])
+    assert "differs from llm.tensor_parallel_size" in _error("staging", {
+        **GPU_COMPONENTS, "models": {"assistant": {**llm, "accelerators": 2}}})
+    llm["llm"]["max_num_seqs"] = 64
+    assert "does not fit ml.g5.12xlarge" in _error("staging", {**GPU_COMPONENTS, "models": {"assistant": llm}})
+
+
+def test_one_form_of_endpoint_at_a_time() -> None:
+    raw = yaml.safe_load(Path("stacks/Pulumi.prod.yaml").read_text())["config"]
+    config = {key.removeprefix("hoist:"): value for key, value in raw.items()}
+    config["inference_components"] = PROD_COMPONENTS
+    with pytest.raises(ConfigError, match="set one"):
+        parse(config, source="Pulumi.prod.yaml")
