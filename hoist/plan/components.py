@@ -47,5 +47,5 @@ def lines(found: dict[str, Any]) -> list[str]:
     if found["scale_in_minutes"]:
         out.append(f"after every apply: {found['instances_after_apply']} instance runs (a component is created with "
                    f"one copy) until idle models scale in, about {found['scale_in_minutes']} minutes without "
-                   "requests; the first request after that waits for an instance (see the README)")
+                   "requests (an estimate); after that a first request fails while an instance starts (README)")
     return out

@@ -6,6 +6,7 @@ config refuse what AWS would."""
 from __future__ import annotations
 
 import copy
+import io
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -13,9 +14,10 @@ from typing import Any
 
 import pytest
 import yaml
+from rich.console import Console
 
 from hoist.outputs import StackOutputs
-from hoist.plan import components, cost, recording
+from hoist.plan import components, cost, recording, report
 from hoist.plan.policies import evaluate
 from hoist.plan.recording import Plan, PlannedResource
 from infra import aws_shapes, catalog
@@ -274,3 +276,19 @@ def test_one_form_of_endpoint_at_a_time() -> None:
     config["inference_components"] = PROD_COMPONENTS
     with pytest.raises(ConfigError, match="set one"):
         parse(config, source="Pulumi.prod.yaml")
+
+
+def test_hoist_plan_shows_the_components_copies_and_the_idle_floor() -> None:
+    plan = planned("dev")
+    document = report.as_dict(plan, evaluate(plan), cost.estimate(plan))
+    shared = document["inference_components"]
+    assert shared["idle_instances"] == 0 and set(shared["models"]) == {"reference", "reference-int8"}
+    assert shared["models"]["reference"]["monthly_max_usd"] == pytest.approx(
+        catalog.sagemaker_hour("ml.c5.xlarge").monthly_usd, abs=0.01)
+    out = io.StringIO()
+    report.print_plan(Console(file=out, width=200), plan, evaluate(plan), cost.estimate(plan))
+    text = out.getvalue()
+    assert "reference (classic): 0-2 copies of 1 CPU, 2048 MiB, 0 GPU; 3 per ml.c5.xlarge; $0.00-$148.92/month" in text
+    assert "idle floor: 0 instance(s)" in text and "after every apply: 1 instance runs" in text
+    assert report.as_dict(planned("staging"), evaluate(planned("staging")),
+                          cost.estimate(planned("staging")))["inference_components"] is None

@@ -136,9 +136,11 @@ def test_apply_is_refused_where_the_stack_does_not_allow_it(capsys: pytest.Captu
 def test_apply_without_the_pulumi_cli_says_so_and_prints_the_commands(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert cli.main(["deploy", "--stack", "dev", "--model-uri", "s3://b/k.tar.gz", "--apply", "--offline"]) == 1
+    assert cli.main(["deploy", "--stack", "dev", "--model", "reference", "--model-uri", "s3://b/k.tar.gz", "--apply",
+                     "--offline"]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "needs the Pulumi CLI" in error and "pulumi up --policy-pack policy" in error
+    assert "hoist deploy --stack dev --model reference --model-uri" in error
 
 
 def endpoint_description(status: str, config_name: str) -> dict[str, Any]:

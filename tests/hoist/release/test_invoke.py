@@ -99,7 +99,12 @@ def test_cli_streams_tokens_to_stdout(monkeypatch: pytest.MonkeyPatch, capsys: p
                            "AWS_SECRET_ACCESS_KEY": "testing"}.items():
             monkeypatch.setenv(key, value)
         body = '{"messages": [{"role": "user", "content": "48+27"}], "max_tokens": 8}'
-        assert cli.main(["invoke", "--stack", "dev", "--offline", "--stream", "--body", body]) == 0
+        assert cli.main(["invoke", "--stack", "dev", "--model", "reference", "--offline", "--stream",
+                         "--body", body]) == 0
     captured = capsys.readouterr()
-    assert captured.out == "75\n" and "hoist invoke: hoist-dev answered in" in captured.err
-    assert json.loads(requests[0][2])["stream"] is True
+    assert captured.out == "75\n" and "hoist invoke: hoist-dev-reference answered in" in captured.err
+    (path, headers, sent), = requests
+    assert json.loads(sent)["stream"] is True
+    # Dev serves two models: the stream goes to the endpoint, addressed to one inference component.
+    assert path == "/endpoints/hoist-dev/invocations-response-stream"
+    assert headers["X-Amzn-SageMaker-Inference-Component"] == "hoist-dev-reference"
