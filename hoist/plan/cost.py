@@ -98,7 +98,9 @@ def _component_instances(variant: dict[str, Any], plan: Plan,
     """A shared endpoint's instances, by the model whose copies need them: each model's copies at its maximum
     and at its floor, packed onto instances by the CPU, memory and GPUs a copy reserves. Instances that managed
     scaling keeps beyond the models' floors are the endpoint's own line. After an apply a model that may idle at
-    zero runs one copy until it scales in (see catalog.SCALE_IN_TO_ZERO_MINUTES); that is not a monthly cost."""
+    zero runs one copy until it scales in (see catalog.SCALE_IN_TO_ZERO_MINUTES); that is not a monthly cost.
+    Copies of different models may share an instance, and managed scaling's maximum caps the sum: the maximum
+    here (each model on instances of its own) can overstate what the endpoint may run."""
     instance_type = variant["instanceType"]
     managed = variant["managedInstanceScaling"]
     price = catalog.sagemaker_hour(instance_type)

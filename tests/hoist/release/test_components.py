@@ -151,3 +151,16 @@ def test_invoke_without_a_model_on_a_shared_endpoint_says_which(dev: tuple[Path,
     outputs_file, _ = dev
     assert cli.main(["invoke", "--stack", "dev", "--body", "{}", "--outputs", str(outputs_file)]) == 2
     assert "name one with --model (reference, reference-int8)" in capsys.readouterr().err
+
+
+def test_an_llm_model_is_promoted_from_its_prefix_only(stacks_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An LLM component takes the uncompressed artifact's prefix; a tarball is refused before anything is read."""
+    from tests.infra.test_inference_components import GPU_COMPONENTS, LLM_DIGEST, stack_with
+
+    stack_with(stacks_copy, "dev", GPU_COMPONENTS, llm=LLM_DIGEST)
+    before = stack_files.stack_file("dev").read_text()
+    assert cli.main(["deploy", "--stack", "dev", "--model", "assistant", "--model-uri",
+                     "s3://hoist-dev-models/runs/x/model.tar.gz", "--offline"]) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "expected s3://" in error and "the exported LLM artifact's prefix" in error
+    assert stack_files.stack_file("dev").read_text() == before
