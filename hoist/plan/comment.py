@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from hoist.plan import components as shared_endpoint
 from hoist.plan import grants
 from hoist.plan.report import COMPUTED, sizing_lines
 
@@ -78,6 +79,16 @@ def _sizing(diff: dict[str, Any]) -> list[str]:
         return []
     same = " (unchanged)" if after == sizing.get("before") else ""
     return [f"#### LLM endpoint sizing{same}", "", *[f"- {line}" for line in sizing_lines(after)], ""]
+
+
+def _components(diff: dict[str, Any]) -> list[str]:
+    shared = diff.get("inference_components") or {}
+    after = shared.get("after")
+    if after is None:
+        return []
+    same = " (unchanged)" if after == shared.get("before") else ""
+    return [f"#### Models on the shared endpoint{same}", "",
+            *[f"- {line}" for line in shared_endpoint.lines(after)], ""]
 
 
 def _summary(diff: dict[str, Any]) -> list[str]:
@@ -177,8 +188,8 @@ def markdown(diff: dict[str, Any]) -> str:
     title = [f"### hoist plan — `{diff['stack']}` compared with `{diff['base']['ref']}`", ""]
     if not diff["base"]["exists"]:
         title += [f"_Stack `{diff['stack']}` does not exist at `{diff['base']['ref']}`; everything below is new._", ""]
-    sections: list[Callable[[dict[str, Any]], list[str]]] = [_risks, _cost, _sizing, _summary, _permissions,
-                                                               _changes]
+    sections: list[Callable[[dict[str, Any]], list[str]]] = [_risks, _cost, _sizing, _components, _summary,
+                                                               _permissions, _changes]
     text = "\n".join(title + [line for section in sections for line in section(diff)]).rstrip("\n") + "\n"
     return text if len(text) <= LIMIT else _shortened(text)
 

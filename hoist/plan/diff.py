@@ -84,4 +84,6 @@ def compare(stack: str, ref: str, base: dict[str, Any] | None, head: dict[str, A
         "policy": {"passed": head["policy"]["passed"], "policies": len(head["policy"]["policies"]),
                    "violations": head["policy"]["violations"]},
         "llm_sizing": {"before": base.get("llm_sizing") if base else None, "after": head.get("llm_sizing")},
+        "inference_components": {"before": base.get("inference_components") if base else None,
+                                 "after": head.get("inference_components")},
     }

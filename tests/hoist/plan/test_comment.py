@@ -66,3 +66,19 @@ def test_a_policy_rewritten_with_the_same_grants_says_so() -> None:
     assert "| ~ | `trainer` | `aws:iam/rolePolicy:RolePolicy` | update | the policy is written differently; " \
            "same grants |" in text
     assert "#### Permissions" not in text
+
+
+def test_a_shared_endpoint_change_shows_each_models_copies_and_the_idle_floor(stacks_copy: Path) -> None:
+    def pull_request() -> None:
+        edit_stack(stacks_copy, "dev", "        max_copies: 2\n      reference-int8:",
+                   "        max_copies: 6\n      reference-int8:")
+
+    text = comment.markdown(diff_after("dev", pull_request))
+    section = text[text.index("#### Models on the shared endpoint\n"):text.index("**Resources:**")]
+    assert "- reference (classic): 0-6 copies of 1 CPU, 2048 MiB, 0 GPU; 3 per ml.c5.xlarge; $0.00-$297.84/month" \
+        in section
+    assert "- idle floor: 0 instance(s) (0-2 managed)" in section
+    unchanged = comment.markdown(diff.compare("dev", "main", document(planned("dev")), document(planned("dev"))))
+    assert "#### Models on the shared endpoint (unchanged)" in unchanged
+    assert "Models on the shared endpoint" not in comment.markdown(
+        diff.compare("prod", "main", None, document(planned("prod"))))
