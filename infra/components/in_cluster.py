@@ -20,6 +20,7 @@ IAM and the cluster outlive every GPU instance. No GPU instance or ENI is left b
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,10 @@ class InClusterArgs:
     with_training_image: bool
     """The stack names a training image (its URL by digest comes in the contract)."""
     tags: dict[str, str]
+
+
+def _subnet(pool_name: str, index: int, contract: InClusterInputs) -> str:
+    return contract.pool_subnets[pool_name][index]
 
 
 def _field(contract: pulumi.Output[InClusterInputs], get: Callable[[InClusterInputs], Any]) -> pulumi.Output[Any]:
@@ -123,7 +128,7 @@ class InCluster(pulumi.ComponentResource):
         contract = args.contract
         for pool_name, pool in args.pools.items():
             nodeclass = node_class(pool_name, pool, node_role=_field(contract, lambda c: c.karpenter_node_role),
-                                   subnet_ids=[_field(contract, lambda c, p=pool_name, i=index: c.pool_subnets[p][i])
+                                   subnet_ids=[_field(contract, functools.partial(_subnet, pool_name, index))
                                                for index in range(len(args.pool_zones[pool_name]))],
                                    security_group_id=_field(contract, lambda c: c.cluster_security_group_id),
                                    kms_key_arn=_field(contract, lambda c: c.kms_key_arn), tags=args.tags)

@@ -165,8 +165,8 @@ def test_teardown_order_is_in_the_dependency_graph(stack: str) -> None:
     cluster = f"urn:pulumi:{stack}::hoist::hoist:cluster:GpuCluster$aws:eks/cluster:Cluster::hoist-{stack}-cluster"
     assert cluster in karpenter.dependencies
     node_role = one(plan, "aws:iam/role:Role", "-karpenter-node").urn
-    for node_class in plan.of_type(NODE_CLASS_TYPE):
-        assert node_role in node_class.dependencies
+    for nodeclass in plan.of_type(NODE_CLASS_TYPE):
+        assert node_role in nodeclass.dependencies
     provider = next(r for r in plan.resources if r.type == "pulumi:providers:kubernetes")
     assert karpenter.provider.startswith(provider.urn)
     namespace = one(plan, "kubernetes:core/v1:Namespace", "-training")
