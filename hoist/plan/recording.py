@@ -179,6 +179,22 @@ def _across_projects(resource: PlannedResource, made_by: dict[str, str]) -> Plan
     return dataclasses.replace(resource, property_dependencies=deps, dependencies=tuple(every))
 
 
+def _before_the_split(resource: PlannedResource) -> PlannedResource:
+    """Until the stack split into two projects, the in-cluster objects were the AWS project's, under
+    the cluster component; the one-time `pulumi state move` (README) carries them over unchanged, so a
+    diff against a revision before the split follows them there as it follows an alias."""
+    prefix, qualified, name = _split_urn(resource.urn)
+    old_prefix = prefix.replace(f"::{IN_CLUSTER_PROJECT}", f"::{AWS_PROJECT}")
+    if qualified == IN_CLUSTER_COMPONENT:
+        qualified = f"hoist:cluster:GpuCluster${qualified}"
+    elif not qualified.startswith(f"{IN_CLUSTER_COMPONENT}$"):
+        return resource
+    return dataclasses.replace(resource, aliases=(*resource.aliases, f"{old_prefix}::{qualified}::{name}"))
+
+
+IN_CLUSTER_COMPONENT = "hoist:in_cluster:InCluster"
+
+
 def _strings(value: Any) -> list[str]:
     if isinstance(value, dict):
         return [s for v in value.values() for s in _strings(v)]
@@ -223,7 +239,7 @@ def record(stack: str, *, preview: bool = False) -> Plan:
     references = {aws_stack_name(ORGANIZATION, stack): applied}
     plan.in_cluster_outputs, _ = contextvars.Context().run(
         _run_isolated, plan, in_cluster_program.main, IN_CLUSTER_PROJECT, references)
-    plan.resources[aws_side:] = [_across_projects(r, made_by) for r in plan.resources[aws_side:]]
+    plan.resources[aws_side:] = [_before_the_split(_across_projects(r, made_by)) for r in plan.resources[aws_side:]]
     return plan
 
 

@@ -96,8 +96,8 @@ def test_a_buckets_create_only_name_replaces_it_and_everything_attached(monkeypa
     # prod protects and retains its buckets: say what that does to this change.
     assert "`pulumi up` stops with an error rather than replace it" in risk["meaning"]
     assert "retains the old one on delete" in risk["meaning"]
-    assert ("| ± | `hoist-prod-datasets` | `aws:s3/bucket:Bucket` | **replace**, kept outside the stack (retained), "
-            "refused while protected |") in comment.markdown(data)
+    assert ("| ± | `hoist-prod-datasets` | AWS | `aws:s3/bucket:Bucket` | **replace**, kept outside the stack "
+            "(retained), refused while protected |") in comment.markdown(data)
     # Every grant on the old bucket moves to the new one, and only that.
     old = planned("prod").outputs["buckets"]["datasets"]["arn"]
     new = "arn:aws:s3:::hoist-prod-datasets-2"
@@ -190,7 +190,7 @@ def test_removing_lustre_deletes_its_files_and_its_cost(stacks_copy: Path) -> No
     assert risk["title"] == "Deletes FSx for Lustre file system `hoist-prod-fsx`, which holds data"
     # Lustre is not among the types prod protects: nothing stops the delete.
     assert "Pulumi deletes it. Its files go with it" in risk["meaning"] and "protects" not in risk["meaning"]
-    assert "| − | `hoist-prod-fsx` | `aws:fsx/lustreFileSystem:LustreFileSystem` | delete, **loses data** |" in (
+    assert "| − | `hoist-prod-fsx` | AWS | `aws:fsx/lustreFileSystem:LustreFileSystem` | delete, **loses data** |" in (
         comment.markdown(data))
     assert sorted(by_action(data)) == [
         ("delete", "hoist-prod-fsx", "LustreFileSystem"), ("delete", "hoist-prod-fsx", "PersistentVolume"),
@@ -258,3 +258,6 @@ def test_a_renamed_gpu_pool_terminates_the_old_pools_nodes(stacks_copy: Path) ->
     assert [(line["subject"], line["delta_idle_usd"]) for line in data["cost"]["lines"]] == [
         ("GPU pool a10g", 0), ("GPU pool a10g-spot", 0)]
     assert_lines_add_up(data)
+    # The pools are the in-cluster project's; the comment says so on each row.
+    assert "| − | `hoist-dev-nodepool-a10g-spot` | in-cluster | `kubernetes:karpenter.sh/v1:NodePool` | delete |" in (
+        comment.markdown(data))
