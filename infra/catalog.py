@@ -556,6 +556,15 @@ class ApiRule:
 API_RULES_READ = dt.date(2026, 12, 1)
 _API = "https://docs.aws.amazon.com/{0}/latest/APIReference/API_{1}.html"
 API_RULES: dict[str, ApiRule] = {
+    "codebuild-workflow-job-filters": ApiRule(
+        rule="A CodeBuild runner's webhook can narrow GitHub Actions jobs by workflow name; branch, path and "
+             "commit filters apply to push and pull-request events only",
+        url=_API.format("codebuild", "WebhookFilter"),
+        quote="A webhook triggers a build when the workflow name matches the regular expression pattern. "
+              "Works with WORKFLOW_JOB_QUEUED events only.",
+        read=API_RULES_READ, enforced_by="policy:ci-runner-webhook-filtered",
+        why_botocore_misses="the model lists the filter types as one enum; which event each applies to is only "
+                            "in its documentation"),
     "kms-deletion-window": ApiRule(
         rule="A KMS key's deletion waiting period is 7 to 30 days",
         url=_API.format("kms", "ScheduleKeyDeletion"),

@@ -128,6 +128,11 @@ TRIPS: dict[str, Callable[[], None]] = {
     "eks-node-entry-no-policy": lambda: _expect_set({"eks-node-access-entries"}, _node_entry_gets_a_policy()),
     "karpenter-pool-limits": lambda: _expect_set({"gpu-pool-limit"}, _trips(
         "staging", "kubernetes:karpenter.sh/v1:NodePool", set_input("spec.limits", {}))),
+    # A branch filter on the deploy runner's webhook would look like a guard and restrict nothing.
+    "codebuild-workflow-job-filters": lambda: _expect_set({"ci-runner-webhook-filtered"}, _trips(
+        "prod", "aws:codebuild/webhook:Webhook", set_input("filterGroups.0.filters", [
+            {"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"}, {"type": "WORKFLOW_NAME", "pattern": "^deploy$"},
+            {"type": "HEAD_REF", "pattern": "^refs/heads/main$"}]))),
     "sagemaker-hosting-two-azs": lambda: _expect("at least 2 availability zones", _config_error(
         "dev", "network.availability_zones", ["us-east-1a"])),
 }
