@@ -345,6 +345,9 @@ class CiRunnerConfig(_Frozen):
         None, description="S3 bucket of a self-managed Pulumi state backend (PULUMI_BACKEND_URL s3://...): "
                           "the deploy runner may read and write it, the preview runner read it and its locks. "
                           "Absent: Pulumi Cloud, reached with PULUMI_ACCESS_TOKEN.")
+    secrets_key_arn: str | None = Field(
+        None, description="KMS key of the stacks' `awskms://` secrets provider: both runners may decrypt with it "
+                          "(Pulumi opens a stack's secrets manager to read it), the deploy runner encrypt too.")
     compute_type: Literal["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM"] = Field(
         "BUILD_GENERAL1_SMALL", description="CodeBuild compute type of both runners (Pulumi and Helm need "
                                             "little: 3 GB small, 7 GB medium).")
@@ -362,6 +365,13 @@ class CiRunnerConfig(_Frozen):
     def _repository(cls, value: str) -> str:
         if not REPOSITORY_URL.fullmatch(value):
             raise ValueError(f"{value!r} is not a GitHub repository URL (https://github.com/<owner>/<repo>)")
+        return value
+
+    @field_validator("secrets_key_arn")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"arn:aws[\w-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}", value):
+            raise ValueError(f"{value!r} is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)")
         return value
 
     @field_validator("state_bucket")

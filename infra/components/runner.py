@@ -152,6 +152,10 @@ def _runner_statements(kind: RunnerKind, args: CiRunnersArgs,
          "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]},
         {"Sid": "Cluster", "Effect": "Allow", "Action": "eks:DescribeCluster", "Resource": args.cluster_arn},
     ]
+    secrets_key = args.config.secrets_key_arn
+    if secrets_key is not None:
+        statements.append({"Sid": "StateSecrets", "Effect": "Allow", "Resource": secrets_key,
+                           "Action": ["kms:Decrypt"] if kind == "preview" else ["kms:Decrypt", "kms:Encrypt"]})
     bucket = args.config.state_bucket
     if bucket is not None:
         objects = pulumi.Output.format("arn:{0}:s3:::{1}/*", args.partition, bucket)
