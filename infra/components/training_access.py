@@ -43,7 +43,9 @@ class TrainingAccess(pulumi.ComponentResource):
     def __init__(self, name: str, args: TrainingAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         renamed = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=old) for old in OLD_TYPES])
         super().__init__("hoist:cluster:TrainingAccess", name, None, pulumi.ResourceOptions.merge(opts, renamed))
-        child = pulumi.ResourceOptions(parent=self)
+        # Moving a stack made before the split (README, "Moving a stack made before the split") hands these
+        # back to this project under the root stack; the second alias finds them there.
+        child = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
         self.training_role = aws.iam.Role(f"{name}-trainer", assume_role_policy=pod_identity_trust(args.account_id),
                                           opts=child)
         aws.iam.RolePolicy(f"{name}-trainer", role=self.training_role.id,
