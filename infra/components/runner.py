@@ -73,7 +73,8 @@ class CiRunners(pulumi.ComponentResource):
     roles: dict[RunnerKind, aws.iam.Role]
 
     def __init__(self, name: str, args: CiRunnersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("hoist:runner:CiRunners", name, None, opts)
+        # (A type of `hoist:runner:...` would print as an emoji in rich tables.)
+        super().__init__("hoist:ci_runners:CiRunners", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-runner", description="CI runners: HTTPS out (GitHub, the EKS API, AWS APIs), nothing in",

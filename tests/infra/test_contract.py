@@ -37,7 +37,7 @@ def test_the_stack_reference_reads_only_a_recorded_stack() -> None:
     assert aws_stack_name("organization", "dev") == "organization/hoist/dev"
     args = type("Args", (), {"typ": "pulumi:pulumi:StackReference", "name": "r",
                              "inputs": {"name": "organization/hoist/dev"}})()
-    assert mocks.new_resource(args)[1]["outputs"] == {"x": 1}  # type: ignore[arg-type]
-    args.inputs = {"name": "organization/hoist/prod"}  # type: ignore[attr-defined]
+    assert mocks.new_resource(args)[1]["outputs"] == {"x": 1}
+    args.inputs = {"name": "organization/hoist/prod"}
     with pytest.raises(KeyError, match="no recorded stack 'organization/hoist/prod'"):
-        mocks.new_resource(args)  # type: ignore[arg-type]
+        mocks.new_resource(args)

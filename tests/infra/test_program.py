@@ -28,7 +28,7 @@ def test_program_creates_each_component(stack: str) -> None:
     components = {r.type for r in planned(stack).resources if not r.custom}
     assert components == {"hoist:network:Network", "hoist:storage:Storage", "hoist:registry:Registry",
                           "hoist:budget:Budget", "hoist:endpoint:Endpoint", "hoist:training_jobs:TrainingJobs",
-                          "hoist:cluster:GpuCluster", "hoist:cluster:TrainingAccess", "hoist:runner:CiRunners",
+                          "hoist:cluster:GpuCluster", "hoist:cluster:TrainingAccess", "hoist:ci_runners:CiRunners",
                           "hoist:in_cluster:InCluster"}
 
 

@@ -28,14 +28,14 @@ def test_each_runner_is_a_project_in_the_private_subnets_behind_https_only(stack
     assert [(e["protocol"], e["fromPort"], e["toPort"]) for e in group.inputs["egress"]] == [("tcp", 443, 443)]
     for kind in ("deploy", "preview"):
         project = _named(plan, "aws:codebuild/project:Project", f"hoist-{stack}-{kind}-runner")
-        assert project.inputs["name"] == runner.runner_project(stack, kind)  # type: ignore[arg-type]
+        assert project.inputs["name"] == runner.runner_project(stack, kind)
         assert set(project.inputs["vpcConfig"]["subnets"]) == private
         assert project.inputs["environment"]["privilegedMode"] is False
         assert project.inputs["encryptionKey"] == plan.outputs["kms_key_arn"]
         webhook = _named(plan, "aws:codebuild/webhook:Webhook", f"hoist-{stack}-{kind}-runner")
         assert webhook.inputs["filterGroups"] == [{"filters": [
             {"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"},
-            {"type": "WORKFLOW_NAME", "pattern": runner.workflow_pattern(kind)}]}]  # type: ignore[arg-type]
+            {"type": "WORKFLOW_NAME", "pattern": runner.workflow_pattern(kind)}]}]
     # The private endpoint's interfaces carry the cluster security group: it admits the runners on 443.
     rule = _named(plan, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", f"hoist-{stack}-runner-to-api")
     assert group.urn in rule.property_dependencies["referencedSecurityGroupId"]
