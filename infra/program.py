@@ -17,11 +17,11 @@ import pulumi_aws_native as aws_native
 from pulumi.runtime import config as runtime_config
 
 from infra.components.budget import Budget, BudgetArgs
+from infra.components.ci_runners import CiRunners, CiRunnersArgs
 from infra.components.cluster import GpuCluster, GpuClusterArgs
 from infra.components.endpoint import VARIANT, Endpoint, EndpointArgs
 from infra.components.network import Network, NetworkArgs, subnet_layout
 from infra.components.registry import Registry, RegistryArgs, ReplicationDestination, image_by_digest
-from infra.components.runner import CiRunners, CiRunnersArgs
 from infra.components.storage import Storage, StorageArgs
 from infra.components.training_access import TrainingAccess, TrainingAccessArgs
 from infra.components.training_jobs import TrainingJobs, TrainingJobsArgs

@@ -17,7 +17,7 @@ import yaml
 from hoist import cli
 from hoist.plan import comment, diff
 from infra import catalog
-from infra.components import runner
+from infra.components import ci_runners as runner
 from infra.stack_files import PROJECT_ROOT
 from policy.pack import POLICIES
 from tests.conftest import planned
@@ -189,7 +189,7 @@ def test_each_part_runs_where_it_can_reach_what_it_needs_and_says_so() -> None:
             assert "id-token" not in job.get("permissions", {}), f"{path.name}:{name}"
             assert not any("configure-aws-credentials" in str(s.get("uses")) for s in job["steps"])
     assert seen == {(w, p) for w in ("deploy-stack", "preview", "drift", "teardown") for p in ("aws", "in-cluster")}
-    assert not any("RUNNER_" in path.read_text() for path in FILES), "runners are named by infra/components/runner.py"
+    assert not any("RUNNER_" in path.read_text() for path in FILES), "infra/components/ci_runners.py names runners"
 
 
 def _stack_expression(job: dict[str, Any]) -> str:

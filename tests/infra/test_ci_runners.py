@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from hoist.plan.recording import Plan, PlannedResource
-from infra.components import runner
+from infra.components import ci_runners as runner
 from tests.conftest import planned
 
 
