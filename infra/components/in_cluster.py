@@ -1,5 +1,5 @@
 """The cluster's in-cluster side: Helm releases, Karpenter's GPU pools, Kueue's queues, the training
-namespace and its role, and optional FSx for Lustre.
+namespace and its service account, and the FSx for Lustre volume where the stack has one.
 
 Releases (charts pinned in ``catalog.HELM_CHARTS``): Karpenter (its feature gates pinned too), the
 NVIDIA device plugin (the EKS AL2023 NVIDIA AMI already carries the driver and container toolkit, so
