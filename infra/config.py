@@ -330,6 +330,66 @@ class ClusterConfig(_Frozen):
         return value
 
 
+class CiRunnerConfig(_Frozen):
+    """CodeBuild-hosted GitHub Actions runners inside the VPC, from which CI reaches the private EKS API
+    (the in-cluster side's preview, deploy and teardown). Absent: no runner; run the in-cluster side
+    from wherever the API is reachable (README, "Reaching a private API")."""
+
+    connection_arn: str = Field(
+        description="ARN of the AWS CodeConnections connection to GitHub (created once in the console, "
+                    "which completes GitHub's OAuth handshake), in the stack's account.")
+    repository_url: str = Field(
+        description="HTTPS URL of this repository on GitHub (https://github.com/<owner>/<repo>); its "
+                    "workflow jobs are the only ones the runners' webhooks accept.")
+    state_bucket: str | None = Field(
+        None, description="S3 bucket of a self-managed Pulumi state backend (PULUMI_BACKEND_URL s3://...): "
+                          "the deploy runner may read and write it, the preview runner read it and its locks. "
+                          "Absent: Pulumi Cloud, reached with PULUMI_ACCESS_TOKEN.")
+    secrets_key_arn: str | None = Field(
+        None, description="KMS key of the stacks' `awskms://` secrets provider: both runners may decrypt with it "
+                          "(Pulumi opens a stack's secrets manager to read it), the deploy runner encrypt too.")
+    compute_type: Literal["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM"] = Field(
+        "BUILD_GENERAL1_SMALL", description="CodeBuild compute type of both runners (Pulumi and Helm need "
+                                            "little: 3 GB small, 7 GB medium).")
+
+    @field_validator("connection_arn")
+    @classmethod
+    def _connection(cls, value: str) -> str:
+        if not CONNECTION_ARN.fullmatch(value):
+            raise ValueError(f"{value!r} is not a CodeConnections connection ARN "
+                             "(arn:aws:codeconnections:<region>:<account>:connection/<id>)")
+        return value
+
+    @field_validator("repository_url")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        if not REPOSITORY_URL.fullmatch(value):
+            raise ValueError(f"{value!r} is not a GitHub repository URL (https://github.com/<owner>/<repo>)")
+        return value
+
+    @field_validator("secrets_key_arn")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"arn:aws[\w-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}", value):
+            raise ValueError(f"{value!r} is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)")
+        return value
+
+    @field_validator("state_bucket")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
+            raise ValueError(f"{value!r} is not an S3 bucket name (3-63 lower-case letters, digits, dots, dashes)")
+        return value
+
+    def connection_account(self) -> str:
+        return self.connection_arn.split(":")[4]
+
+
+CONNECTION_ARN = re.compile(r"arn:aws[\w-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:"
+                            r"connection/[0-9a-f-]{36}")
+REPOSITORY_URL = re.compile(r"https://github\.com/[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}")
+
+
 class TrainingJobConfig(_Frozen):
     """SageMaker training jobs that run the training image (`hoist train --backend sagemaker`)."""
 
@@ -787,6 +847,9 @@ class StackConfig(_Frozen):
     gpu_pools: dict[str, GpuPoolConfig] = Field(
         default_factory=dict, description="GPU pools by name (lower-case letters, digits and dashes)."
     )
+    ci_runner: CiRunnerConfig | None = Field(
+        None, description="CodeBuild-hosted GitHub Actions runners in the VPC for the in-cluster side; absent: none."
+    )
 
     @field_validator("region")
     @classmethod
@@ -843,6 +906,11 @@ class StackConfig(_Frozen):
             if self.environment == "prod" and self.endpoint.data_capture_percent == 0:
                 raise ValueError("endpoint.data_capture_percent: prod must capture traffic for monitoring")
         self._check_components()
+        if self.ci_runner is not None:
+            account = self.ci_runner.connection_account()
+            if account not in self.allowed_account_ids:
+                raise ValueError(f"ci_runner.connection_arn: the connection is in account {account}; the runners "
+                                 f"use a connection of the stack's account ({', '.join(self.allowed_account_ids)})")
         if self.storage.force_destroy and self.environment != "dev":
             raise ValueError("storage.force_destroy: allowed only in dev, where data is disposable")
         if self.storage.force_destroy and self.protect_stateful:

@@ -1,4 +1,6 @@
-"""The Pulumi program: one stack's resources, composed from the components.
+"""The AWS side's Pulumi program (project ``hoist``): one stack's AWS resources, composed from the
+components. The in-cluster side is its own project (``infra/in_cluster/``), fed by the output
+``in_cluster`` exported here (``infra/contract.py``).
 
 ``infra/__main__.py`` calls ``main()`` under the Pulumi engine; the offline plan calls it under
 Pulumi's mock runtime. Both run this same code.
@@ -15,15 +17,17 @@ import pulumi_aws_native as aws_native
 from pulumi.runtime import config as runtime_config
 
 from infra.components.budget import Budget, BudgetArgs
+from infra.components.ci_runners import CiRunners, CiRunnersArgs
 from infra.components.cluster import GpuCluster, GpuClusterArgs
 from infra.components.endpoint import VARIANT, Endpoint, EndpointArgs
-from infra.components.in_cluster import InCluster, InClusterArgs
 from infra.components.inference_components import SharedEndpoint, SharedEndpointArgs, component_name
 from infra.components.network import Network, NetworkArgs, subnet_layout
 from infra.components.registry import Registry, RegistryArgs, ReplicationDestination, image_by_digest
 from infra.components.storage import Storage, StorageArgs
+from infra.components.training_access import TrainingAccess, TrainingAccessArgs
 from infra.components.training_jobs import TrainingJobs, TrainingJobsArgs
 from infra.config import StackConfig
+from infra.contract import IN_CLUSTER_OUTPUT, TRAINING_NAMESPACE
 from infra.stack_files import ConfigError, from_pulumi_config, load_stack
 
 STATEFUL_TYPES = frozenset({
@@ -126,20 +130,21 @@ def define_stack(cfg: StackConfig) -> None:
                     cfg.network.availability_zones[0])
     training_image = (registry.repositories["training"].repository_url.apply(
         functools.partial(image_by_digest, digest=cfg.images.training)) if cfg.images.training else None)
-    InCluster(name, InClusterArgs(
-        cluster=cfg.cluster, cluster_name=cluster.cluster.name, cluster_endpoint=cluster.cluster.endpoint,
-        cluster_security_group_id=cluster.cluster.vpc_config.cluster_security_group_id,
-        kubeconfig=cluster.kubeconfig, pools=dict(cfg.gpu_pools),
-        pool_subnets={pool_name: [private_subnets[zone].id for zone in zones]
-                      for pool_name, zones in pool_zones.items()},
-        pool_zones=pool_zones, karpenter_node_role=cluster.karpenter_node_role.name,
-        interruption_queue=cluster.interruption_queue.name, karpenter_ready=cluster.karpenter_ready,
-        namespace=TRAINING_NAMESPACE, training_image=training_image, buckets=storage.buckets,
-        kms_key_arn=storage.key.arn, account_id=account_id, vpc_id=network.vpc.id,
+    access = TrainingAccess(name, TrainingAccessArgs(
+        cluster_name=cluster.cluster.name, namespace=TRAINING_NAMESPACE, buckets=storage.buckets,
+        kms_key_arn=storage.key.arn, account_id=account_id, vpc_id=network.vpc.id, fsx=cfg.cluster.fsx,
         fsx_subnet_id=private_subnets[fsx_zone].id,
-        private_subnet_cidrs=subnet_layout(cfg.network.cidr, len(cfg.network.availability_zones))[0],
-        # Karpenter tags what it launches itself, outside the provider's default tags.
-        tags={**cfg.default_tags, tag_key: tag_value}), opts=pulumi.ResourceOptions(parent=cluster))
+        private_subnet_cidrs=subnet_layout(cfg.network.cidr, len(cfg.network.availability_zones))[0]),
+        opts=pulumi.ResourceOptions(parent=cluster))
+    cluster_security_group = cluster.cluster.vpc_config.cluster_security_group_id
+    runners = None
+    if cfg.ci_runner is not None:
+        runners = CiRunners(name, CiRunnersArgs(
+            config=cfg.ci_runner, stack=stack, cluster_name=cluster.cluster.name, cluster_arn=cluster.cluster.arn,
+            cluster_security_group_id=cluster_security_group, vpc_id=network.vpc.id,
+            private_subnet_ids=[s.id for s in network.private_subnets], kms_key_arn=storage.key.arn,
+            log_retention_days=cfg.cluster.log_retention_days, account_id=account_id, region=cfg.region,
+            partition=partition), opts=with_provider)
     training_jobs = TrainingJobs(name, TrainingJobsArgs(
         buckets=storage.buckets, repository_arn=registry.repositories["training"].arn, kms_key_arn=storage.key.arn,
         vpc_id=network.vpc.id, vpc_cidr=cfg.network.cidr,
@@ -197,6 +202,22 @@ def define_stack(cfg: StackConfig) -> None:
                          "capacity_type": p.capacity_type} for pool, p in cfg.gpu_pools.items()},
     })
     pulumi.export("kubeconfig", cluster.kubeconfig)
+    # The in-cluster project's one input (infra/contract.py); plain values, so reading it needs no
+    # secrets provider.
+    pulumi.export(IN_CLUSTER_OUTPUT, {
+        "cluster_name": cluster.cluster.name, "endpoint": cluster.cluster.endpoint,
+        "certificate_authority": cluster.cluster.certificate_authority.apply(lambda ca: ca.data if ca else ""),
+        "region": cfg.region, "cluster_security_group_id": cluster_security_group,
+        "pool_subnets": {pool_name: [private_subnets[zone].id for zone in zones]
+                         for pool_name, zones in pool_zones.items()},
+        "karpenter_node_role": cluster.karpenter_node_role.name,
+        "interruption_queue": cluster.interruption_queue.name, "kms_key_arn": storage.key.arn,
+        "training_image": training_image,
+        "fsx": None if access.fsx is None else {"id": access.fsx.id, "dns_name": access.fsx.dns_name,
+                                                  "mount_name": access.fsx.mount_name},
+    })
+    if runners is not None:
+        pulumi.export("ci_runners", {kind: project.name for kind, project in runners.projects.items()})
     pulumi.export("training_jobs", {"role_arn": training_jobs.role.arn,
                                     "security_group_id": training_jobs.security_group.id})
     if endpoint is not None:
@@ -209,20 +230,20 @@ def define_stack(cfg: StackConfig) -> None:
         functools.partial(image_by_digest, digest=digest)) for part, digest in cfg.images.digests().items()})
 
 
-TRAINING_NAMESPACE = "training"
-
-
 def current_config() -> StackConfig:
     """The stack's config as Pulumi hands it to the program (explicit config over PULUMI_CONFIG)."""
     values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     return from_pulumi_config(values, pulumi.get_stack())
 
 
-def main() -> None:
+def config_or_exit() -> StackConfig:
     try:
-        cfg = current_config()
+        return current_config()
     except ConfigError as exc:
         # One line for the person reading `pulumi preview`, not a Python traceback.
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
-    define_stack(cfg)
+
+
+def main() -> None:
+    define_stack(config_or_exit())

@@ -2,7 +2,7 @@
 
 from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
-from policy import eks, governance, iam, ml, network, reachability, registry, sagemaker, storage
+from policy import eks, governance, iam, ml, network, reachability, registry, runner, sagemaker, storage
 
 POLICIES: tuple[ResourceValidationPolicy | StackValidationPolicy, ...] = (
     *storage.POLICIES,
@@ -12,6 +12,7 @@ POLICIES: tuple[ResourceValidationPolicy | StackValidationPolicy, ...] = (
     *reachability.POLICIES,
     *sagemaker.POLICIES,
     *eks.POLICIES,
+    *runner.POLICIES,
     *ml.POLICIES,
     *governance.POLICIES,
 )

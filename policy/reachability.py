@@ -177,7 +177,10 @@ class _Network:
             found.append(self.placement("eks-system-nodes", group.name, group, targets(group, "subnetIds"), own,
                                         eks_cluster_group=not own))
         clusters = {c.urn for c in of_type(self.resources, CLUSTER)}
-        for node_class in of_type(self.resources, NODE_CLASS):
+        # The in-cluster project alone (its own `pulumi preview`) holds no network to judge the GPU
+        # nodes' paths by; `hoist plan`, which records both projects, judges them.
+        node_classes = of_type(self.resources, NODE_CLASS) if self.subnets else []
+        for node_class in node_classes:
             deps = targets(node_class, "spec")
             own = deps & set(self.groups)
             found.append(self.placement("gpu-nodes", node_class.name, node_class, deps, own,

@@ -4,7 +4,8 @@
 - ``infra`` imports at most ``training.config`` (the recipe table, pure Python);
 - ``policy`` imports at most ``infra.catalog`` (the pack runs inside `pulumi preview`);
 - ``hoist`` and ``tools`` may import any package but never ``tools``/``bench``/``tests`` from ``hoist``;
-- every module under ``infra/`` is part of what `pulumi up` runs (imported from ``infra/__main__.py``).
+- every module under ``infra/`` is part of what `pulumi up` runs in one of the stack's two projects
+  (imported from ``infra/__main__.py``, the AWS side, or ``infra/in_cluster/__main__.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
+from infra.contract import AWS_PROJECT, IN_CLUSTER_PROJECT
 from infra.stack_files import PROJECT_ROOT
 
 PACKAGES = ("infra", "hoist", "tools", "policy", "training", "serving", "bench", "tests")
@@ -87,7 +90,7 @@ def test_a_forbidden_import_is_reported(tmp_path: Path) -> None:
 
 def _program_closure(root: Path) -> set[str]:
     seen: set[str] = set()
-    queue = ["infra.__main__"]
+    queue = ["infra.__main__", "infra.in_cluster.__main__"]
     while queue:
         module = queue.pop()
         if module in seen:
@@ -108,7 +111,20 @@ def _program_closure(root: Path) -> set[str]:
 def test_every_infra_module_is_part_of_the_program() -> None:
     closure = _program_closure(PROJECT_ROOT)
     modules = {module_name(p, PROJECT_ROOT) for p in (PROJECT_ROOT / "infra").rglob("*.py")}
-    assert modules - closure == set(), "modules under infra/ that `pulumi up` never imports belong elsewhere"
+    assert modules - closure == set(), "modules under infra/ that neither program imports belong elsewhere"
+
+
+def test_each_project_file_names_its_entry_point() -> None:
+    """The two projects share the stack files and the virtual environment; each runs its own program."""
+    projects = ((PROJECT_ROOT / "Pulumi.yaml", AWS_PROJECT, "infra"),
+                (PROJECT_ROOT / "infra" / "in_cluster" / "Pulumi.yaml", IN_CLUSTER_PROJECT, "infra/in_cluster"))
+    for path, name, main in projects:
+        project = yaml.safe_load(path.read_text())
+        base = path.parent
+        assert project["name"] == name
+        assert (base / project.get("main", ".") / "__main__.py").resolve() == PROJECT_ROOT / main / "__main__.py"
+        assert (base / project["stackConfigDir"]).resolve() == PROJECT_ROOT / "stacks"
+        assert (base / project["runtime"]["options"]["virtualenv"]).resolve() == PROJECT_ROOT / ".venv"
 
 
 @pytest.mark.parametrize("package", ["training", "serving"])

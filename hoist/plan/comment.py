@@ -15,6 +15,7 @@ from typing import Any
 from hoist.plan import components as shared_endpoint
 from hoist.plan import grants
 from hoist.plan.report import COMPUTED, sizing_lines
+from infra.contract import IN_CLUSTER_PROJECT
 
 LIMIT = 60_000
 ALERTS = {"caution": "CAUTION", "warning": "WARNING", "note": "NOTE"}
@@ -160,6 +161,11 @@ def _details(change: dict[str, Any], regranted: set[str], limit: int = 6) -> str
     return _cell("<br>".join(parts))
 
 
+def part_of(urn: str) -> str:
+    """Which of the stack's two projects a resource is in, as the workflows name them."""
+    return "in-cluster" if urn.split("::")[1:2] == [IN_CLUSTER_PROJECT] else "AWS"
+
+
 def _changes(diff: dict[str, Any]) -> list[str]:
     regranted = {policy["urn"] for policy in diff["permissions"]}
     rows = []
@@ -169,10 +175,11 @@ def _changes(diff: dict[str, Any]) -> list[str]:
             verb += ", kept outside the stack (retained)" if change["retain_on_delete"] else ", **loses data**"
         if change["protect"] and change["action"] in ("replace", "delete"):
             verb += ", refused while protected"
-        rows.append(f"| {sign} | `{change['name']}` | `{change['type']}` | {verb} | {_details(change, regranted)} |")
+        rows.append(f"| {sign} | `{change['name']}` | {part_of(change['urn'])} | `{change['type']}` | {verb} | "
+                    f"{_details(change, regranted)} |")
     if not rows:
         return []
-    header = ["| | resource | type | change | details |", "|---|---|---|---|---|"]
+    header = ["| | resource | part | type | change | details |", "|---|---|---|---|---|---|"]
     return ["#### Changes", "", *_table(header, rows, "resource changes"), ""]
 
 

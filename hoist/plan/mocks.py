@@ -38,6 +38,8 @@ _EC2_IDS = {
 }
 
 
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
 _SAGEMAKER_ARN_KINDS = {"aws:sagemaker/model:Model": "model",
                         "aws:sagemaker/endpointConfiguration:EndpointConfiguration": "endpoint-config"}
 
@@ -45,13 +47,23 @@ _SAGEMAKER_ARN_KINDS = {"aws:sagemaker/model:Model": "model",
 class StackMocks(pulumi.runtime.Mocks):
     """Computes the outputs AWS would return, deterministically from each resource's name."""
 
-    def __init__(self, *, account_id: str, region: str, preview: bool) -> None:
+    def __init__(self, *, account_id: str, region: str, preview: bool,
+                 stack_outputs: dict[str, dict[str, Any]] | None = None) -> None:
         self.account_id = account_id
         self.region = region
         self.preview = preview
+        self.stack_outputs = stack_outputs or {}
+        """Outputs of the stacks a StackReference may read, by fully qualified stack name."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
+        if args.typ == STACK_REFERENCE:
+            # Read, not created: its outputs exist in a preview too (the other stack is applied).
+            name = str(inputs["name"])
+            if name not in self.stack_outputs:
+                raise KeyError(f"no recorded stack {name!r} for a StackReference; recorded: "
+                               f"{', '.join(self.stack_outputs) or 'none'}")
+            return name, {"name": name, "outputs": self.stack_outputs[name], "secretOutputNames": []}
         if self.preview:
             return None, inputs
         physical = self._physical_name(args.typ, args.name, inputs)
@@ -117,6 +129,8 @@ class StackMocks(pulumi.runtime.Mocks):
                               "certificateAuthority": {"data": "LS0tLS1CRUdJTi1DRVJUSUZJQ0FURS0tLS0t"},
                               "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/"
                                                                    f"{_hex(name, 32).upper()}"}]}]}
+        if typ == "aws:codebuild/project:Project":
+            return physical, {"arn": f"arn:aws:codebuild:{region}:{acct}:project/{physical}", "name": physical}
         if typ == "aws:sqs/queue:Queue":
             return f"https://sqs.{region}.amazonaws.com/{acct}/{physical}", {
                 "arn": f"arn:aws:sqs:{region}:{acct}:{physical}",

@@ -1,4 +1,8 @@
-"""The offline plan: run the real program under Pulumi's mock runtime and record what it creates.
+"""The offline plan: run the real programs under Pulumi's mock runtime and record what they create.
+
+A stack is two Pulumi projects (``infra/contract.py``): the AWS side runs first, then the in-cluster
+side, whose StackReference reads the AWS side's recorded outputs. One Plan holds both parts'
+resources; a resource's URN names its project, and ``PART`` labels it.
 
 No credentials and no Pulumi CLI are needed. The recording carries what the Pulumi engine would see
 for every resource (type, inputs, parent, provider, dependencies, protect, retain-on-delete), which
@@ -8,7 +12,9 @@ is what the policy pack, the cost model and the diff work from.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +27,8 @@ from pulumi.runtime.sync_await import _sync_await
 from hoist.plan.mocks import StackMocks
 from infra import program
 from infra.config import StackConfig
+from infra.contract import AWS_PROJECT, IN_CLUSTER_PROJECT, aws_stack_name
+from infra.in_cluster import program as in_cluster_program
 from infra.stack_files import NAMESPACE, load_stack, read_stack_file, stack_file
 
 
@@ -42,11 +50,25 @@ class PlannedResource:
     treats a resource at one of them as this one, so a diff must too."""
 
     @property
+    def project(self) -> str:
+        return self.urn.split("::")[1]
+
+    @property
+    def part(self) -> str:
+        """Which of the stack's two projects holds the resource: "aws" or "in-cluster"."""
+        return PARTS[self.project]
+
+    @property
     def component(self) -> str:
         """The hoist component this resource belongs to (its top-level ancestor's type)."""
         qualified = self.urn.split("::")[2]
         top = qualified.split("$")[0]
         return top if top.startswith("hoist:") else ("(provider)" if top.startswith("pulumi:") else "(stack)")
+
+
+PARTS = {AWS_PROJECT: "aws", IN_CLUSTER_PROJECT: "in-cluster"}
+ORGANIZATION = "organization"
+"""What ``pulumi.get_organization()`` returns with a self-managed backend, and so under mocks."""
 
 
 @dataclass
@@ -56,6 +78,8 @@ class Plan:
     preview: bool
     resources: list[PlannedResource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    """The AWS side's stack outputs."""
+    in_cluster_outputs: dict[str, Any] = field(default_factory=dict)
 
     def of_type(self, typ: str) -> list[PlannedResource]:
         return [r for r in self.resources if r.type == typ]
@@ -71,6 +95,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.plan = plan
         self.aliases: dict[str, tuple[str, ...]] = {}
+        self.made_by: dict[str, str] = {}
+        """URN of the resource each computed value (id, ARN, generated name) came from."""
 
     def _aliases(self, request: Any, urn: str) -> tuple[str, ...]:
         """The old URNs of a resource, as the engine derives them: its own type or name aliases, and
@@ -99,6 +125,11 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             if aliases:
                 self.aliases[response.urn] = aliases
             inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+            if response.id:
+                self.made_by.setdefault(response.id, response.urn)
+            outputs = rpc.deserialize_properties(response.object, keep_unknowns=True)
+            for value in _computed_strings(outputs, inputs):
+                self.made_by.setdefault(value, response.urn)
             self.plan.resources.append(PlannedResource(
                 urn=response.urn,
                 type=request.type,
@@ -114,6 +145,62 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 aliases=aliases,
             ))
         return response
+
+
+def _computed_strings(outputs: Any, inputs: Any) -> list[str]:
+    """The strings in ``outputs`` that the resource computed rather than was given."""
+    if isinstance(outputs, dict):
+        given = inputs if isinstance(inputs, dict) else {}
+        return [v for k, out in outputs.items() if not k.startswith("__")
+                for v in _computed_strings(out, given.get(k, _GIVEN_NOTHING))]
+    if inputs is not _GIVEN_NOTHING:
+        return []
+    if isinstance(outputs, list):
+        return [v for item in outputs for v in _computed_strings(item, _GIVEN_NOTHING)]
+    return [outputs] if isinstance(outputs, str) and len(outputs) >= 8 else []
+
+
+_GIVEN_NOTHING = object()
+
+
+def _across_projects(resource: PlannedResource, made_by: dict[str, str]) -> PlannedResource:
+    """The in-cluster side gets AWS values through a StackReference, which hides where they came from;
+    name the AWS resources whose ids, ARNs and names its inputs carry, as the engine names a dependency
+    within one project, so the policies and the graph see the edge across the two."""
+    found = {key: sorted({made_by[v] for v in _strings(value) if v in made_by})
+             for key, value in resource.inputs.items()}
+    found = {key: urns for key, urns in found.items() if urns}
+    if not found:
+        return resource
+    deps = {**resource.property_dependencies}
+    for key, urns in found.items():
+        deps[key] = tuple(dict.fromkeys([*deps.get(key, ()), *urns]))
+    every = dict.fromkeys([*resource.dependencies, *(u for urns in found.values() for u in urns)])
+    return dataclasses.replace(resource, property_dependencies=deps, dependencies=tuple(every))
+
+
+def _before_the_split(resource: PlannedResource) -> PlannedResource:
+    """Until the stack split into two projects, the in-cluster objects were the AWS project's, under
+    the cluster component; the one-time `pulumi state move` (README) carries them over unchanged, so a
+    diff against a revision before the split follows them there as it follows an alias."""
+    prefix, qualified, name = _split_urn(resource.urn)
+    old_prefix = prefix.replace(f"::{IN_CLUSTER_PROJECT}", f"::{AWS_PROJECT}")
+    if qualified == IN_CLUSTER_COMPONENT:
+        qualified = f"hoist:cluster:GpuCluster${qualified}"
+    elif not qualified.startswith(f"{IN_CLUSTER_COMPONENT}$"):
+        return resource
+    return dataclasses.replace(resource, aliases=(*resource.aliases, f"{old_prefix}::{qualified}::{name}"))
+
+
+IN_CLUSTER_COMPONENT = "hoist:in_cluster:InCluster"
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
 
 
 def _split_urn(urn: str) -> tuple[str, str, str]:
@@ -138,23 +225,41 @@ def _pulumi_config(stack: str) -> dict[str, str]:
 
 
 def record(stack: str, *, preview: bool = False) -> Plan:
-    """Run the program for ``stack`` under mocks. Raises ConfigError for a bad stack file."""
+    """Run both programs for ``stack`` under mocks. Raises ConfigError for a bad stack file."""
     cfg = load_stack(stack)
-    return contextvars.Context().run(_run_isolated, stack, cfg, preview)
-
-
-def _run_isolated(stack: str, cfg: StackConfig, preview: bool) -> Plan:
     plan = Plan(stack=stack, config=cfg, preview=preview)
-    mocks = StackMocks(account_id=cfg.allowed_account_ids[0], region=cfg.region, preview=preview)
-    pulumi.runtime.set_mocks(mocks, project="hoist", stack=stack, preview=preview,
-                             monitor=_RecordingMonitor(mocks, plan))
-    pulumi.runtime.set_all_config(_pulumi_config(stack))
-    _sync_await(run_pulumi_func(program.main))
+    plan.outputs, made_by = contextvars.Context().run(_run_isolated, plan, program.main, AWS_PROJECT, {})
+    # The in-cluster side runs against an applied AWS side: in a preview it reads the outputs an
+    # apply would have made, as a real in-cluster preview reads the AWS stack's state.
+    applied = plan.outputs
+    if preview:
+        applied, made_by = contextvars.Context().run(
+            _run_isolated, Plan(stack=stack, config=cfg, preview=False), program.main, AWS_PROJECT, {})
+    aws_side = len(plan.resources)
+    references = {aws_stack_name(ORGANIZATION, stack): applied}
+    plan.in_cluster_outputs, _ = contextvars.Context().run(
+        _run_isolated, plan, in_cluster_program.main, IN_CLUSTER_PROJECT, references)
+    plan.resources[aws_side:] = [_before_the_split(_across_projects(r, made_by)) for r in plan.resources[aws_side:]]
+    return plan
+
+
+def _run_isolated(plan: Plan, main: Callable[[], None], project: str,
+                  references: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Run one project's program into ``plan``: its stack outputs, and which resource made each value."""
+    cfg = plan.config
+    mocks = StackMocks(account_id=cfg.allowed_account_ids[0], region=cfg.region, preview=plan.preview,
+                       stack_outputs=references)
+    monitor = _RecordingMonitor(mocks, plan)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=plan.stack, preview=plan.preview, monitor=monitor,
+                             organization=ORGANIZATION)
+    pulumi.runtime.set_all_config(_pulumi_config(plan.stack))
+    _sync_await(run_pulumi_func(main))
+    outputs: dict[str, Any] = {}
     root = pulumi.runtime.get_root_resource()
     if root is not None:
         for key, output in getattr(root, "outputs", {}).items():
-            plan.outputs[key] = _sync_await(_resolve(output))
-    return plan
+            outputs[key] = _sync_await(_resolve(output))
+    return outputs, monitor.made_by
 
 
 async def _resolve(value: Any) -> Any:

@@ -83,6 +83,11 @@ CREATE_ONLY: dict[str, CreateOnly] = {
         holds="Its log events go with it (for the cluster's log group, the control plane's audit trail)."),
     "aws:cloudwatch/metricAlarm:MetricAlarm": CreateOnly(
         "aws-native:cloudwatch:Alarm", {"name": "alarmName"}, name="name"),
+    "aws:codebuild/project:Project": CreateOnly("aws-native:codebuild:Project", {"name": "name"}, name="name"),
+    # CreateWebhook takes these; UpdateWebhook has no scope or manual-creation member and cannot move it.
+    "aws:codebuild/webhook:Webhook": CreateOnly(
+        "botocore:codebuild", {"projectName": "projectName", "manualCreation": "manualCreation",
+                               "scopeConfiguration": "scopeConfiguration"}),
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": CreateOnly(
         "aws-native:ec2:SecurityGroup", {"vpcId": "vpcId"},
         {"groupDescription": "AWS describes a VPC's default group", "groupName": "AWS names a VPC's default group"}),
@@ -116,6 +121,14 @@ CREATE_ONLY: dict[str, CreateOnly] = {
         "aws-native:ec2:SecurityGroup",
         {"description": "groupDescription", "name": "groupName", "namePrefix": "groupName", "vpcId": "vpcId"},
         name="name"),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": CreateOnly(
+        "aws-native:ec2:SecurityGroupIngress",
+        {"securityGroupId": "groupId", "ipProtocol": "ipProtocol", "fromPort": "fromPort", "toPort": "toPort",
+         "cidrIpv4": "cidrIp", "cidrIpv6": "cidrIpv6", "prefixListId": "sourcePrefixListId",
+         "referencedSecurityGroupId": "sourceSecurityGroupId"},
+        {"groupName": "pulumi-aws names the group by securityGroupId only",
+         "sourceSecurityGroupName": "pulumi-aws names the source group by referencedSecurityGroupId only",
+         "sourceSecurityGroupOwnerId": "pulumi-aws has no owner input; the referenced group's id is enough"}),
     "aws:ec2/subnet:Subnet": CreateOnly(
         "aws-native:ec2:Subnet",
         {p: p for p in ("availabilityZone", "availabilityZoneId", "cidrBlock", "ipv4IpamPoolId", "ipv4NetmaskLength",

@@ -43,7 +43,7 @@ def as_dict(plan: Plan, policy: PolicyReport, cost: CostEstimate,
         if not r.custom:
             continue
         components.setdefault(r.component, []).append({
-            "urn": r.urn, "type": r.type, "name": r.name, "protect": r.protect,
+            "urn": r.urn, "part": r.part, "type": r.type, "name": r.name, "protect": r.protect,
             "retain_on_delete": r.retain_on_delete, "inputs": _jsonable(r.inputs),
             **({"aliases": list(r.aliases)} if r.aliases else {}),
             # Which resources each input is computed from: a diff follows a replacement through them.
@@ -104,15 +104,16 @@ def sizing_lines(found: dict[str, Any]) -> list[str]:
 def print_plan(console: Console, plan: Plan, policy: PolicyReport, cost: CostEstimate,
                reach: list[Reach] | None = None) -> None:
     inventory = Table(title=f"Stack {plan.stack} ({plan.config.environment}): resources by component")
+    inventory.add_column("part")
     inventory.add_column("component")
     inventory.add_column("resources", justify="right")
     inventory.add_column("types")
-    by_component: dict[str, Counter[str]] = {}
+    by_component: dict[tuple[str, str], Counter[str]] = {}
     for r in plan.resources:
         if r.custom:
-            by_component.setdefault(r.component, Counter())[r.type.rsplit(":", 1)[-1]] += 1
-    for component, counts in by_component.items():
-        inventory.add_row(component, str(sum(counts.values())),
+            by_component.setdefault((r.part, r.component), Counter())[r.type.rsplit(":", 1)[-1]] += 1
+    for (part, component), counts in by_component.items():
+        inventory.add_row(part, component, str(sum(counts.values())),
                           ", ".join(f"{n}×{t}" if n > 1 else t for t, n in sorted(counts.items())))
     console.print(inventory)
     pools = placement.placements(plan)

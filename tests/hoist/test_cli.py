@@ -112,8 +112,8 @@ def test_diff_against_a_previous_commit_shows_changes_and_cost(tmp_path: Path) -
     assert "| public IPv4 addresses (network) | 1 × public IPv4 address: $3.65 | 2 × public IPv4 address: $7.30 | " \
            "+$3.65 | +$3.65 |" in comment
     assert "2 to add, 2 to change, 0 to replace, 0 to remove" in comment
-    assert "| + | `hoist-dev-us-east-1b` | `aws:ec2/natGateway:NatGateway` | create |  |" in comment
-    assert "| + | `hoist-dev-nat-us-east-1b` | `aws:ec2/eip:Eip` | create |  |" in comment
+    assert "| + | `hoist-dev-us-east-1b` | AWS | `aws:ec2/natGateway:NatGateway` | create |  |" in comment
+    assert "| + | `hoist-dev-nat-us-east-1b` | AWS | `aws:ec2/eip:Eip` | create |  |" in comment
     assert "`retentionInDays`: 14 → 30" in comment
     assert "no violations" in comment and "[!" not in comment  # nothing to warn about
 

@@ -405,6 +405,40 @@ def _addon(r: PlannedResource) -> list[Request]:
     return [("eks", "CreateAddon", params)]
 
 
+def _codebuild_project(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    environment, source, vpc = i["environment"], i["source"], i["vpcConfig"]
+    logs = i["logsConfig"]
+    return [("codebuild", "CreateProject", {
+        "name": i["name"], "description": i["description"], "serviceRole": i["serviceRole"],
+        "timeoutInMinutes": i["buildTimeout"], "queuedTimeoutInMinutes": i["queuedTimeout"],
+        "encryptionKey": i["encryptionKey"], "artifacts": {"type": i["artifacts"]["type"]},
+        "source": {"type": source["type"], "location": source["location"], "gitCloneDepth": source["gitCloneDepth"],
+                   "auth": {"type": source["auth"]["type"], "resource": source["auth"]["resource"]}},
+        "environment": {"type": environment["type"], "image": environment["image"],
+                        "computeType": environment["computeType"], "privilegedMode": environment["privilegedMode"],
+                        "imagePullCredentialsType": environment["imagePullCredentialsType"]},
+        "vpcConfig": {"vpcId": vpc["vpcId"], "subnets": vpc["subnets"], "securityGroupIds": vpc["securityGroupIds"]},
+        "logsConfig": {"cloudWatchLogs": {"status": logs["cloudwatchLogs"]["status"],
+                                          "groupName": logs["cloudwatchLogs"]["groupName"]},
+                       "s3Logs": {"status": logs["s3Logs"]["status"]}}})]
+
+
+def _codebuild_webhook(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    return [("codebuild", "CreateWebhook", {
+        "projectName": i["projectName"], "buildType": i["buildType"],
+        "filterGroups": [[{"type": f["type"], "pattern": f["pattern"]} for f in group["filters"]]
+                         for group in i["filterGroups"]]})]
+
+
+def _ingress_rule(r: PlannedResource) -> list[Request]:
+    i = r.inputs
+    return [("ec2", "AuthorizeSecurityGroupIngress", {"GroupId": i["securityGroupId"], "IpPermissions": [{
+        "IpProtocol": i["ipProtocol"], "FromPort": i["fromPort"], "ToPort": i["toPort"],
+        "UserIdGroupPairs": [{"GroupId": i["referencedSecurityGroupId"], "Description": i["description"]}]}]})]
+
+
 def _access_entry(r: PlannedResource) -> list[Request]:
     i = r.inputs
     return [("eks", "CreateAccessEntry", {"clusterName": i["clusterName"], "principalArn": i["principalArn"],
@@ -561,6 +595,9 @@ TRANSLATORS: dict[str, Callable[[PlannedResource], list[Request]]] = {
     "aws:eks/nodeGroup:NodeGroup": _node_group,
     "aws:eks/addon:Addon": _addon,
     "aws:eks/accessEntry:AccessEntry": _access_entry,
+    "aws:codebuild/project:Project": _codebuild_project,
+    "aws:codebuild/webhook:Webhook": _codebuild_webhook,
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _ingress_rule,
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": _access_policy,
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": _pod_identity,
     "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,

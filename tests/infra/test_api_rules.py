@@ -138,6 +138,11 @@ TRIPS: dict[str, Callable[[], None]] = {
         set_input("specification.container.artifactUrl", "s3://hoist-dev-models/runs/reference/"), "reference")),
     "component-rolling-batch": lambda: _expect("rollout_batch_percent", _config_error(
         "dev", "inference_components.rollout_batch_percent", 100)),
+    # A branch filter on the deploy runner's webhook would look like a guard and restrict nothing.
+    "codebuild-workflow-job-filters": lambda: _expect_set({"ci-runner-webhook-filtered"}, _trips(
+        "prod", "aws:codebuild/webhook:Webhook", set_input("filterGroups.0.filters", [
+            {"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"}, {"type": "WORKFLOW_NAME", "pattern": "^deploy$"},
+            {"type": "HEAD_REF", "pattern": "^refs/heads/main$"}]))),
     "sagemaker-hosting-two-azs": lambda: _expect("at least 2 availability zones", _config_error(
         "dev", "network.availability_zones", ["us-east-1a"])),
 }

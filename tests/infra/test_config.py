@@ -182,3 +182,24 @@ def test_cli_names_the_stacks_that_exist(tmp_path: Path) -> None:
     result = _hoist(["plan", "--stack", "nope"], tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == "hoist: error: unknown stack 'nope'; available: alpha"
+
+
+@pytest.mark.parametrize(("path", "value", "phrase"), [
+    ("ci_runner.connection_arn", "arn:aws:codestar:us-east-1:777788889999:connection/x",
+     "is not a CodeConnections connection ARN"),
+    ("ci_runner.connection_arn", "arn:aws:codeconnections:us-east-1:123456789012:connection/"
+     "6754af96-32a2-745e-85c2-93e5aac08633", "the connection is in account 123456789012"),
+    ("ci_runner.repository_url", "git@github.com:example-org/hoist.git", "is not a GitHub repository URL"),
+    ("ci_runner.state_bucket", "Bad_Bucket", "is not an S3 bucket name"),
+    ("ci_runner.compute_type", "BUILD_GENERAL1_2XLARGE", "ci_runner.compute_type"),
+])
+def test_a_bad_runner_setting_is_one_line_naming_it(path: str, value: Any, phrase: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(_set(raw("prod"), path, value), source=SOURCE)
+    message = str(caught.value)
+    assert "\n" not in message and phrase in message and "ci_runner" in message, message
+
+
+def test_a_stack_without_runners_has_none() -> None:
+    cfg = parse(_set(raw("dev"), "ci_runner", DELETE), source=SOURCE)
+    assert cfg.ci_runner is None

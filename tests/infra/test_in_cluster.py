@@ -147,23 +147,41 @@ def test_queues_hold_exactly_each_pools_gpus(stack: str) -> None:
 
 
 def test_teardown_order_is_in_the_dependency_graph(stack: str) -> None:
-    """Pulumi deletes dependents first: jobs' namespace, then NodePools, node classes, Karpenter, cluster."""
+    """Pulumi deletes dependents first: jobs' namespace, then NodePools (Karpenter, still running,
+    terminates their GPU nodes), node classes, and only then Karpenter. All of it is the in-cluster
+    project, which the teardown workflow destroys before the AWS side (tests/workflows)."""
     plan = planned(stack)
     urns = {r.name: r.urn for r in plan.resources}
     karpenter = one(plan, RELEASE, "-karpenter")
+    assert karpenter.part == "in-cluster"
     for pool_name in load_stack(stack).gpu_pools:
         pool = one(plan, NODE_POOL_TYPE, f"nodepool-{pool_name}")
+        assert pool.part == "in-cluster"
         assert {karpenter.urn, urns[f"hoist-{stack}-nodeclass-{pool_name}"]} <= set(pool.dependencies)
         node_class_deps = one(plan, NODE_CLASS_TYPE, f"nodeclass-{pool_name}").dependencies
         assert karpenter.urn in node_class_deps
-    # The controller waits for the cluster's nodes, its Pod Identity binding, its policy and node access.
+    # Across the projects, the edges are what the AWS side's output carries: the controller is
+    # configured with the cluster's endpoint, each node class with the node role and the pool's subnets.
     cluster = f"urn:pulumi:{stack}::hoist::hoist:cluster:GpuCluster$aws:eks/cluster:Cluster::hoist-{stack}-cluster"
-    assert {cluster, urns[f"hoist-{stack}-system"], urns[f"hoist-{stack}-karpenter-node"]} <= set(
-        karpenter.dependencies)
+    assert cluster in karpenter.dependencies
+    node_role = one(plan, "aws:iam/role:Role", "-karpenter-node").urn
+    for nodeclass in plan.of_type(NODE_CLASS_TYPE):
+        assert node_role in nodeclass.dependencies
     provider = next(r for r in plan.resources if r.type == "pulumi:providers:kubernetes")
-    assert cluster in provider.dependencies and karpenter.provider.startswith(provider.urn)
+    assert karpenter.provider.startswith(provider.urn)
     namespace = one(plan, "kubernetes:core/v1:Namespace", "-training")
     assert {r.urn for r in plan.of_type(NODE_POOL_TYPE)} <= set(namespace.dependencies)
+
+
+def test_the_in_cluster_project_holds_kubernetes_objects_only(stack: str) -> None:
+    plan = planned(stack)
+    parts = {r.part for r in plan.resources}
+    assert parts == {"aws", "in-cluster"}
+    for resource in plan.resources:
+        kubernetes = resource.type.startswith(("kubernetes:", "pulumi:providers:kubernetes"))
+        in_cluster = resource.type == "hoist:in_cluster:InCluster" or kubernetes
+        assert (resource.part == "in-cluster") == in_cluster, resource.urn
+        assert resource.project == ("hoist-in-cluster" if in_cluster else "hoist"), resource.urn
 
 
 def test_training_role_reads_datasets_writes_checkpoints_and_models_only(stack: str) -> None:

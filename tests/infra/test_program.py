@@ -5,11 +5,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hoist.outputs import StackOutputs
+from hoist.plan import recording
 from hoist.plan.recording import Plan, PlannedResource
 from infra.program import STATEFUL_TYPES
 from infra.stack_files import load_stack
@@ -28,7 +30,8 @@ def test_program_creates_each_component(stack: str) -> None:
                else "hoist:endpoint:Endpoint")
     assert components == {"hoist:network:Network", "hoist:storage:Storage", "hoist:registry:Registry",
                           "hoist:budget:Budget", serving, "hoist:training_jobs:TrainingJobs",
-                          "hoist:cluster:GpuCluster", "hoist:in_cluster:InCluster"}
+                          "hoist:cluster:GpuCluster", "hoist:cluster:TrainingAccess", "hoist:ci_runners:CiRunners",
+                          "hoist:in_cluster:InCluster"}
 
 
 def test_every_aws_resource_uses_the_pinned_tagged_provider(stack: str) -> None:
@@ -225,3 +228,14 @@ def test_alarms_and_the_budget_publish_to_the_stacks_encrypted_alerts_topic(stac
     services = {s["Principal"].get("Service") for s in key_policy["Statement"]
                 if "kms:GenerateDataKey*" in s["Action"] and "kms:Decrypt" in s["Action"]}
     assert {"cloudwatch.amazonaws.com", "budgets.amazonaws.com"} <= services
+
+
+def test_a_stack_without_ci_runner_gets_no_runner(stacks_copy: Path) -> None:
+    path = stacks_copy / "Pulumi.dev.yaml"
+    text = path.read_text()
+    start = text.index("  hoist:ci_runner:")
+    end = text.index("  hoist:cluster:", start)
+    path.write_text(text[:start] + text[end:])
+    plan = recording.record("dev")
+    assert not [r for r in plan.resources if r.type.startswith("aws:codebuild/") or "runner" in r.name]
+    assert "ci_runners" not in plan.outputs and plan.in_cluster_outputs["node_pools"] == ["a10g-spot"]

@@ -17,6 +17,7 @@ import yaml
 from hoist import cli
 from hoist.plan import comment, diff
 from infra import catalog
+from infra.components import ci_runners as runner
 from infra.stack_files import PROJECT_ROOT
 from policy.pack import POLICIES
 from tests.conftest import planned
@@ -39,8 +40,8 @@ def steps(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [(name, step) for name, job in document["jobs"].items() for step in job.get("steps", [])]
 
 
-def test_there_are_the_four_workflows() -> None:
-    assert {p.stem for p in FILES} == {"ci", "preview", "deploy", "deploy-stack", "drift"}
+def test_there_are_the_six_workflows() -> None:
+    assert {p.stem for p in FILES} == {"ci", "preview", "deploy", "deploy-stack", "drift", "teardown"}
 
 
 def test_workflows_match_githubs_schema(tmp_path: Path) -> None:
@@ -104,7 +105,9 @@ def test_permissions_and_triggers_are_least_privilege(path: Path) -> None:
 def test_jobs_holding_cloud_credentials_never_run_fork_code() -> None:
     preview = load(WORKFLOWS / "preview.yml")
     for name, job in preview["jobs"].items():
-        uses_credentials = "id-token" in job.get("permissions", {}) or "secrets." in yaml.safe_dump(job)
+        # A CodeBuild runner's role is a credential too: the preview runner reads the cluster.
+        uses_credentials = ("id-token" in job.get("permissions", {}) or "secrets." in yaml.safe_dump(job)
+                            or str(job["runs-on"]).startswith("codebuild-"))
         if uses_credentials:
             assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository", name
     # The diff job runs for forks with a read-only token: its comment step is skipped, the summary is not.
@@ -113,23 +116,28 @@ def test_jobs_holding_cloud_credentials_never_run_fork_code() -> None:
 
 
 def test_every_stack_update_is_serialised_per_stack() -> None:
-    up = load(WORKFLOWS / "deploy-stack.yml")["jobs"]["up"]
-    assert up["concurrency"] == {"group": "pulumi-${{ inputs.stack }}", "cancel-in-progress": False}
-    assert up["environment"] == "${{ inputs.stack }}"
-    commands = [s["with"]["command"] for s in up["steps"] if "pulumi/actions@" in str(s.get("uses"))]
-    assert commands == ["up", "preview"]
-    converged = next(s for s in up["steps"] if s.get("with", {}).get("command") == "preview")
-    assert converged["with"]["expect-no-changes"] is True and converged["with"]["policyPacks"] == "policy"
+    jobs = load(WORKFLOWS / "deploy-stack.yml")["jobs"]
+    for job, group in (("aws", "pulumi-${{ inputs.stack }}"), ("in-cluster", "pulumi-${{ inputs.stack }}-in-cluster")):
+        up = jobs[job]
+        assert up["concurrency"] == {"group": group, "cancel-in-progress": False}
+        assert up["environment"] == "${{ inputs.stack }}"
+        commands = [s["with"]["command"] for s in up["steps"] if "pulumi/actions@" in str(s.get("uses"))]
+        assert commands == ["up", "preview"]
+        converged = next(s for s in up["steps"] if s.get("with", {}).get("command") == "preview")
+        assert converged["with"]["expect-no-changes"] is True
+        assert converged["with"]["policyPacks"] in ("policy", "${{ github.workspace }}/policy")
     deploy = load(WORKFLOWS / "deploy.yml")["jobs"]
     assert [deploy[s].get("needs") for s in ("dev", "staging", "prod")] == [None, "dev", "staging"]
-    drift = load(WORKFLOWS / "drift.yml")["jobs"]["drift"]
-    assert drift["concurrency"]["group"] == "pulumi-${{ matrix.stack }}-drift"
-    refresh = next(s for s in drift["steps"] if s.get("id") == "preview")
-    assert refresh["with"]["refresh"] is True and refresh["with"]["expect-no-changes"] is True
+    drift = load(WORKFLOWS / "drift.yml")["jobs"]
+    assert drift["drift-aws"]["concurrency"]["group"] == "pulumi-${{ matrix.stack }}-drift"
+    assert drift["drift-in-cluster"]["concurrency"]["group"] == "pulumi-${{ matrix.stack }}-in-cluster-drift"
+    for job in drift.values():
+        refresh = next(s for s in job["steps"] if s.get("id") == "preview")
+        assert refresh["with"]["refresh"] is True and refresh["with"]["expect-no-changes"] is True
 
 
 def test_staging_and_prod_deploys_end_with_the_cluster_check() -> None:
-    up = load(WORKFLOWS / "deploy-stack.yml")["jobs"]["up"]
+    up = load(WORKFLOWS / "deploy-stack.yml")["jobs"]["in-cluster"]
     names = [s.get("name") for s in up["steps"]]
     check = up["steps"][-1]
     assert check["name"] == "Cluster check (every EFA pool)"
@@ -140,6 +148,88 @@ def test_staging_and_prod_deploys_end_with_the_cluster_check() -> None:
     assert not check.get("continue-on-error"), "a failed check fails the deploy"
     deploy = load(WORKFLOWS / "deploy.yml")["jobs"]
     assert {deploy[s]["with"]["stack"] for s in ("staging", "prod")} == {"staging", "prod"}
+
+
+HOSTED, IN_VPC = "hosted runner", "CodeBuild runner in the VPC"
+IN_CLUSTER_DIR = "infra/in_cluster"
+
+
+def _pulumi_runs(job: dict[str, Any]) -> list[dict[str, Any]]:
+    """The job's steps that run a pulumi command (not those that only install the CLI)."""
+    return [step for step in job.get("steps", [])
+            if "pulumi/actions@" in str(step.get("uses")) and step.get("with", {}).get("command")]
+
+
+def _pulumi_jobs() -> list[tuple[Path, str, dict[str, Any]]]:
+    return [(path, name, job) for path in FILES for name, job in load(path)["jobs"].items() if _pulumi_runs(job)]
+
+
+def _part(job: dict[str, Any]) -> str:
+    """Which project the job's pulumi steps run: the AWS side (the root) or the in-cluster side."""
+    dirs = {step["with"].get("work-dir", ".") for step in _pulumi_runs(job)}
+    assert len(dirs) == 1, dirs
+    return "in-cluster" if dirs == {IN_CLUSTER_DIR} else "aws" if dirs == {"."} else str(dirs)
+
+
+def test_each_part_runs_where_it_can_reach_what_it_needs_and_says_so() -> None:
+    """The AWS side on GitHub's hosted runners (it never needs the cluster's API); the in-cluster side
+    on the stack's CodeBuild runner in the VPC, the only place the private API answers."""
+    seen = set()
+    for path, name, job in _pulumi_jobs():
+        part = _part(job)
+        seen.add((path.stem, part))
+        if part == "aws":
+            assert job["runs-on"] == "ubuntu-latest", f"{path.name}:{name}"
+            assert "AWS side (" in job["name"] and HOSTED in job["name"], f"{path.name}:{name}"
+        else:
+            assert part == "in-cluster", f"{path.name}:{name}: {part}"
+            assert str(job["runs-on"]).startswith("codebuild-"), f"{path.name}:{name}"
+            assert "in-cluster side (" in job["name"] and IN_VPC in job["name"], f"{path.name}:{name}"
+            # The runner's role is the credential; no OIDC role reaches a job in the VPC.
+            assert "id-token" not in job.get("permissions", {}), f"{path.name}:{name}"
+            assert not any("configure-aws-credentials" in str(s.get("uses")) for s in job["steps"])
+    assert seen == {(w, p) for w in ("deploy-stack", "preview", "drift", "teardown") for p in ("aws", "in-cluster")}
+    assert not any("RUNNER_" in path.read_text() for path in FILES), "infra/components/ci_runners.py names runners"
+
+
+def _stack_expression(job: dict[str, Any]) -> str:
+    return "${{ inputs.stack }}" if "inputs.stack" in job["name"] else "${{ matrix.stack }}"
+
+
+def test_runner_labels_name_the_projects_the_aws_side_creates() -> None:
+    """One source of truth for the runner's name: the workflow's label is runner.runs_on() of the
+    project the AWS side creates, and the runner's webhook accepts that workflow by name."""
+    kinds = {"deploy-stack": "deploy", "teardown": "deploy", "preview": "preview", "drift": "preview"}
+    for path, name, job in _pulumi_jobs():
+        if _part(job) != "in-cluster":
+            continue
+        kind = kinds[path.stem]
+        assert job["runs-on"] == runner.runs_on(_stack_expression(job), kind), f"{path.name}:{name}"  # type: ignore[arg-type]
+        assert re.fullmatch(runner.workflow_pattern(kind), load(path)["name"])  # type: ignore[arg-type]
+    # deploy-stack's jobs are queued under its callers' name.
+    callers = {load(p)["name"] for p in FILES for j in load(p)["jobs"].values()
+               if "deploy-stack.yml" in str(j.get("uses", ""))}
+    assert callers and all(re.fullmatch(runner.workflow_pattern("deploy"), c) for c in callers)
+    # A pull request's workflows never match the deploy runner's webhook.
+    for workflow in ("preview", "drift"):
+        assert not re.fullmatch(runner.workflow_pattern("deploy"), workflow)
+    planned_projects = planned("prod").outputs["ci_runners"]
+    assert planned_projects == {kind: runner.runner_project("prod", kind) for kind in ("deploy", "preview")}
+
+
+def test_deploys_and_teardowns_run_the_parts_in_order() -> None:
+    deploy = load(WORKFLOWS / "deploy-stack.yml")["jobs"]
+    assert list(deploy) == ["aws", "in-cluster"] and deploy["in-cluster"]["needs"] == "aws"
+    # Teardown reverses it: NodePools go while Karpenter runs (it terminates their GPU nodes), then the
+    # cluster and Karpenter's IAM (tests/infra/test_in_cluster.py holds the order inside the project).
+    teardown = load(WORKFLOWS / "teardown.yml")
+    jobs = teardown["jobs"]
+    assert _part(jobs["in-cluster"]) == "in-cluster" and _part(jobs["aws"]) == "aws"
+    assert jobs["aws"]["needs"] == "in-cluster" and "needs" not in jobs["in-cluster"]
+    assert [s["with"]["command"] for j in jobs.values() for s in _pulumi_runs(j)] == ["destroy", "destroy"]
+    assert set(teardown["on"]) == {"workflow_dispatch"}
+    assert jobs["in-cluster"]["if"] == "inputs.confirm == inputs.stack"
+    assert all(job["environment"] == "${{ inputs.stack }}" for job in jobs.values())
 
 
 def _commands(document: dict[str, Any]) -> list[list[str]]:
@@ -173,7 +263,8 @@ def test_every_policy_run_gets_the_stacks_policy_configuration(capsys: pytest.Ca
     for path in FILES:
         for _, step in steps(load(path)):
             if step.get("with", {}).get("policyPacks"):
-                assert step["with"]["policyPackConfigs"] == "policy-config.json", path.name
+                assert step["with"]["policyPackConfigs"] in (
+                    "policy-config.json", "${{ github.workspace }}/policy-config.json"), path.name
     assert cli.main(["policy-config", "--stack", "prod"]) == 0
     config = json.loads(capsys.readouterr().out)
     assert config["gpu-instance-types-allowed"]["allowedInstanceTypes"] == ["p5.48xlarge", "p4d.24xlarge",

@@ -207,7 +207,7 @@ def test_training_roles_read_only_the_base_part_of_the_models_bucket() -> None:
 
     plan = planned("dev")
     models = from_mapping(plan.outputs, "offline").buckets["models"].arn
-    for component in ("hoist:training_jobs:TrainingJobs", "hoist:in_cluster:InCluster"):
+    for component in ("hoist:training_jobs:TrainingJobs", "hoist:cluster:TrainingAccess"):
         policy = next(r for r in plan.of_type("aws:iam/rolePolicy:RolePolicy") if r.component == component
                       and "ReadBaseModels" in r.inputs["policy"])
         statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}

@@ -29,7 +29,7 @@ def test_risks_come_first_with_what_they_mean_then_cost_grants_and_changes(stack
     assert "| GPU pool a10g (in_cluster) | 2 × g5.12xlarge on-demand: $8,281.12 | " \
            "4 × g5.12xlarge on-demand: $16,562.24 | +$8,281.12 | +$0.00 |" in text
     assert "| − | inline policy `hoist-staging-endpoint` | Allow | — | `s3:GetObject` |" in text
-    assert "| ± | `hoist-staging-model` | `aws:sagemaker/model:Model` | **replace** |" in text
+    assert "| ± | `hoist-staging-model` | AWS | `aws:sagemaker/model:Model` | **replace** |" in text
 
 
 def test_a_new_stack_folds_its_long_tables_and_fits_a_comment() -> None:
@@ -63,7 +63,7 @@ def test_a_policy_rewritten_with_the_same_grants_says_so() -> None:
     split: list[dict[str, Any]] = [{"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject", "Resource": ["r"]},
                                    {"Sid": "Write", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "r"}]
     text = comment.markdown(diff.compare("dev", "main", plan([one]), plan(split)))
-    assert "| ~ | `trainer` | `aws:iam/rolePolicy:RolePolicy` | update | the policy is written differently; " \
+    assert "| ~ | `trainer` | AWS | `aws:iam/rolePolicy:RolePolicy` | update | the policy is written differently; " \
            "same grants |" in text
     assert "#### Permissions" not in text
 
@@ -82,3 +82,9 @@ def test_a_shared_endpoint_change_shows_each_models_copies_and_the_idle_floor(st
     assert "#### Models on the shared endpoint (unchanged)" in unchanged
     assert "Models on the shared endpoint" not in comment.markdown(
         diff.compare("prod", "main", None, document(planned("prod"))))
+
+
+def test_each_change_names_the_part_it_is_in() -> None:
+    urn = "urn:pulumi:prod::hoist-in-cluster::hoist:in_cluster:InCluster$kubernetes:x::y"
+    assert comment.part_of(urn) == "in-cluster"
+    assert comment.part_of("urn:pulumi:prod::hoist::hoist:cluster:GpuCluster$aws:eks/cluster:Cluster::c") == "AWS"

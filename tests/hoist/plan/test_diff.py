@@ -96,8 +96,8 @@ def test_a_buckets_create_only_name_replaces_it_and_everything_attached(monkeypa
     # prod protects and retains its buckets: say what that does to this change.
     assert "`pulumi up` stops with an error rather than replace it" in risk["meaning"]
     assert "retains the old one on delete" in risk["meaning"]
-    assert ("| ± | `hoist-prod-datasets` | `aws:s3/bucket:Bucket` | **replace**, kept outside the stack (retained), "
-            "refused while protected |") in comment.markdown(data)
+    assert ("| ± | `hoist-prod-datasets` | AWS | `aws:s3/bucket:Bucket` | **replace**, kept outside the stack "
+            "(retained), refused while protected |") in comment.markdown(data)
     # Every grant on the old bucket moves to the new one, and only that.
     old = planned("prod").outputs["buckets"]["datasets"]["arn"]
     new = "arn:aws:s3:::hoist-prod-datasets-2"
@@ -114,7 +114,7 @@ def test_an_added_iam_action_is_exactly_the_added_grants(monkeypatch: pytest.Mon
         statements[0] = {**statements[0], "Action": [*statements[0]["Action"], "s3:DeleteObject"]}
         return statements
 
-    data = diff_after("prod", lambda: monkeypatch.setattr("infra.components.in_cluster.training_data_access",
+    data = diff_after("prod", lambda: monkeypatch.setattr("infra.components.training_access.training_data_access",
                                                           with_delete))
 
     datasets = planned("prod").outputs["buckets"]["datasets"]["arn"]
@@ -190,7 +190,7 @@ def test_removing_lustre_deletes_its_files_and_its_cost(stacks_copy: Path) -> No
     assert risk["title"] == "Deletes FSx for Lustre file system `hoist-prod-fsx`, which holds data"
     # Lustre is not among the types prod protects: nothing stops the delete.
     assert "Pulumi deletes it. Its files go with it" in risk["meaning"] and "protects" not in risk["meaning"]
-    assert "| − | `hoist-prod-fsx` | `aws:fsx/lustreFileSystem:LustreFileSystem` | delete, **loses data** |" in (
+    assert "| − | `hoist-prod-fsx` | AWS | `aws:fsx/lustreFileSystem:LustreFileSystem` | delete, **loses data** |" in (
         comment.markdown(data))
     assert sorted(by_action(data)) == [
         ("delete", "hoist-prod-fsx", "LustreFileSystem"), ("delete", "hoist-prod-fsx", "PersistentVolume"),
@@ -233,11 +233,14 @@ def test_without_the_alias_it_would_be_a_new_resource_and_a_deleted_one() -> Non
 
 
 def test_the_recording_carries_the_old_urns_of_a_renamed_component_and_its_children() -> None:
+    # The trainer role and FSx left the in-cluster component for the AWS side's TrainingAccess; their
+    # URNs under both of the component's old type tokens are aliases, so nothing is replaced.
     plan = planned("dev")
-    component = next(r for r in plan.resources if r.type == "hoist:in_cluster:InCluster")
-    assert component.aliases == (component.urn.replace("hoist:in_cluster:InCluster", "hoist:cluster:InCluster"),)
+    component = next(r for r in plan.resources if r.type == "hoist:cluster:TrainingAccess")
+    old = ("hoist:in_cluster:InCluster", "hoist:cluster:InCluster")
+    assert component.aliases == tuple(component.urn.replace("hoist:cluster:TrainingAccess", t) for t in old)
     children = [r for r in plan.resources if r.parent == component.urn]
-    assert children and all(r.aliases == (r.urn.replace("hoist:in_cluster:InCluster", "hoist:cluster:InCluster"),)
+    assert children and all(r.aliases == tuple(r.urn.replace("hoist:cluster:TrainingAccess", t) for t in old)
                             for r in children)
     unrenamed = next(r for r in plan.resources if r.type == "hoist:network:Network")
     assert unrenamed.aliases == ()
@@ -255,3 +258,6 @@ def test_a_renamed_gpu_pool_terminates_the_old_pools_nodes(stacks_copy: Path) ->
     assert [(line["subject"], line["delta_idle_usd"]) for line in data["cost"]["lines"]] == [
         ("GPU pool a10g", 0), ("GPU pool a10g-spot", 0)]
     assert_lines_add_up(data)
+    # The pools are the in-cluster project's; the comment says so on each row.
+    assert "| − | `hoist-dev-nodepool-a10g-spot` | in-cluster | `kubernetes:karpenter.sh/v1:NodePool` | delete |" in (
+        comment.markdown(data))
