@@ -593,6 +593,7 @@ class ApiRule:
 
 API_RULES_READ = dt.date(2026, 12, 1)
 COMPONENT_RULES_READ = dt.date(2026, 12, 2)
+RUNNER_RULES_READ = dt.date(2026, 12, 2)
 _ZERO_INSTANCES = "https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-zero-instances.html"
 _API = "https://docs.aws.amazon.com/{0}/latest/APIReference/API_{1}.html"
 API_RULES: dict[str, ApiRule] = {
@@ -602,7 +603,7 @@ API_RULES: dict[str, ApiRule] = {
         url=_API.format("codebuild", "WebhookFilter"),
         quote="A webhook triggers a build when the workflow name matches the regular expression pattern. "
               "Works with WORKFLOW_JOB_QUEUED events only.",
-        read=API_RULES_READ, enforced_by="policy:ci-runner-webhook-filtered",
+        read=RUNNER_RULES_READ, enforced_by="policy:ci-runner-webhook-filtered",
         why_botocore_misses="the model lists the filter types as one enum; which event each applies to is only "
                             "in its documentation"),
     "kms-deletion-window": ApiRule(
