@@ -124,7 +124,10 @@ def _launches_tagged(props: Mapping[str, Any], args: ResourceValidationArgs) -> 
 
 
 ACCESS_POLICY_ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
-CI_ACCESS = {"AmazonEKSViewPolicy": "read-only access for previews and drift checks",
+# The CI roles are what every CI job that touches the cluster runs as: hosted jobs and the jobs on the
+# stack's VPC runners alike assume them by OIDC (the runners' own roles hold no entry: ci-runner-no-cluster-access).
+CI_ACCESS = {"AmazonEKSAdminViewPolicy": "read-only access, Helm's release Secrets included, for previews and drift "
+                                         "checks",
              "AmazonEKSClusterAdminPolicy": "admin access for deploys"}
 
 
@@ -176,7 +179,8 @@ POLICIES = (
                     _ami_pinned),
     resource_policy("nodes-encrypted-volumes", "Node volumes are encrypted", ("CKV_AWS_8",),
                     (LAUNCH_TEMPLATE, NODE_CLASS), _encrypted_volumes),
-    stack_policy("eks-ci-access", "CI roles can read the cluster (previews, drift) and administer it (deploys)", (),
+    stack_policy("eks-ci-access", "The CI roles, which the jobs on the VPC runners assume by OIDC, can read the "
+                 "cluster (previews, drift) and administer it (deploys)", (),
                  _ci_access),
     stack_policy("eks-node-access-entries", "Node access entries (EC2_LINUX) carry no access policy or groups, "
                  "as EKS requires", (), _node_access_entries),

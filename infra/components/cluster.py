@@ -28,7 +28,9 @@ from infra.config import ClusterConfig
 
 CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+# Reads every object, Secrets included: Helm keeps its releases in Secrets, which a preview and a
+# drift check of the in-cluster side read. AmazonEKSViewPolicy leaves Secrets out.
+ADMIN_VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
 KARPENTER_NAMESPACE = "kube-system"
 KARPENTER_SERVICE_ACCOUNT = "karpenter"
 INTERRUPTION_EVENTS: dict[str, dict[str, Any]] = {
@@ -114,11 +116,13 @@ class GpuCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
         )
         grants = [(f"{name}-admin-{index}", arn, ADMIN_POLICY) for index, arn in enumerate(config.admin_role_arns)]
-        # CI reads the in-cluster resources on every preview and drift check, and changes them on deploy.
+        # CI reads the in-cluster resources on every preview and drift check, and changes them on deploy:
+        # the jobs on the stack's VPC runners assume these roles by GitHub OIDC (ci_runners.py), and the
+        # deploy role's trust names the GitHub environment, so its reviewers and branches gate cluster-admin.
         if config.ci_deploy_role_arn is not None:
             grants.append((f"{name}-ci-deploy", config.ci_deploy_role_arn, ADMIN_POLICY))
         if config.ci_preview_role_arn is not None:
-            grants.append((f"{name}-ci-preview", config.ci_preview_role_arn, VIEW_POLICY))
+            grants.append((f"{name}-ci-preview", config.ci_preview_role_arn, ADMIN_VIEW_POLICY))
         for resource_name, arn, policy_arn in grants:
             entry = aws.eks.AccessEntry(resource_name, cluster_name=self.cluster.name, principal_arn=arn,
                                         type="STANDARD", opts=child)
