@@ -263,10 +263,12 @@ class ClusterConfig(_Frozen):
         (), description="IAM roles granted cluster-admin through EKS access entries (people; CI roles: ci_*).",
     )
     ci_deploy_role_arn: RoleArn | None = Field(
-        None, description="The CI role `pulumi up` runs as (deploy-stack.yml): cluster-admin through an access entry.")
+        None, description="The CI role `pulumi up` and `pulumi destroy` run as (deploy-stack.yml, teardown.yml; on the "
+                          "deploy runner in the VPC too, by OIDC): cluster-admin through an access entry.")
     ci_preview_role_arn: RoleArn | None = Field(
-        None, description="The CI role previews and drift checks run as (preview.yml, drift.yml): read-only "
-                          "(AmazonEKSViewPolicy) through an access entry.")
+        None, description="The CI role previews and drift checks run as (preview.yml, drift.yml; on the preview "
+                          "runner in the VPC too, by OIDC): read-only (AmazonEKSAdminViewPolicy, which reads Helm's "
+                          "release Secrets) through an access entry.")
     log_retention_days: LogRetentionDays = Field(
         90, description="Days control-plane logs are kept (a CloudWatch retention value).")
     allowed_gpu_instance_types: tuple[str, ...] = Field(
@@ -341,13 +343,6 @@ class CiRunnerConfig(_Frozen):
     repository_url: str = Field(
         description="HTTPS URL of this repository on GitHub (https://github.com/<owner>/<repo>); its "
                     "workflow jobs are the only ones the runners' webhooks accept.")
-    state_bucket: str | None = Field(
-        None, description="S3 bucket of a self-managed Pulumi state backend (PULUMI_BACKEND_URL s3://...): "
-                          "the deploy runner may read and write it, the preview runner read it and its locks. "
-                          "Absent: Pulumi Cloud, reached with PULUMI_ACCESS_TOKEN.")
-    secrets_key_arn: str | None = Field(
-        None, description="KMS key of the stacks' `awskms://` secrets provider: both runners may decrypt with it "
-                          "(Pulumi opens a stack's secrets manager to read it), the deploy runner encrypt too.")
     compute_type: Literal["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM"] = Field(
         "BUILD_GENERAL1_SMALL", description="CodeBuild compute type of both runners (Pulumi and Helm need "
                                             "little: 3 GB small, 7 GB medium).")
@@ -365,20 +360,6 @@ class CiRunnerConfig(_Frozen):
     def _repository(cls, value: str) -> str:
         if not REPOSITORY_URL.fullmatch(value):
             raise ValueError(f"{value!r} is not a GitHub repository URL (https://github.com/<owner>/<repo>)")
-        return value
-
-    @field_validator("secrets_key_arn")
-    @classmethod
-    def _key(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"arn:aws[\w-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}", value):
-            raise ValueError(f"{value!r} is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)")
-        return value
-
-    @field_validator("state_bucket")
-    @classmethod
-    def _bucket(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
-            raise ValueError(f"{value!r} is not an S3 bucket name (3-63 lower-case letters, digits, dots, dashes)")
         return value
 
     def connection_account(self) -> str:

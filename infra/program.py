@@ -140,8 +140,7 @@ def define_stack(cfg: StackConfig) -> None:
     runners = None
     if cfg.ci_runner is not None:
         runners = CiRunners(name, CiRunnersArgs(
-            config=cfg.ci_runner, stack=stack, cluster_name=cluster.cluster.name, cluster_arn=cluster.cluster.arn,
-            cluster_security_group_id=cluster_security_group, vpc_id=network.vpc.id,
+            config=cfg.ci_runner, stack=stack, cluster_security_group_id=cluster_security_group, vpc_id=network.vpc.id,
             private_subnet_ids=[s.id for s in network.private_subnets], kms_key_arn=storage.key.arn,
             log_retention_days=cfg.cluster.log_retention_days, account_id=account_id, region=cfg.region,
             partition=partition), opts=with_provider)

@@ -1,5 +1,8 @@
 """The CI runners in the VPC (CodeBuild-hosted GitHub Actions runners): where they run, what they may
-run, and what their roles may do on the cluster."""
+run, and that their own roles reach neither the cluster nor the state. A runner's webhook cannot
+filter by branch, so any branch's workflow of the right name lands on it; the jobs' power comes from
+the CI roles they assume by OIDC, which the GitHub environment gates (README, "First apply from an
+empty account")."""
 
 from __future__ import annotations
 
@@ -8,13 +11,16 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs
 
-from policy.common import as_list, of_type, resource_policy, stack_policy, targets
+from policy.common import as_list, of_type, resource_policy, stack_policy, statements, targets
 
 PROJECT = "aws:codebuild/project:Project"
 WEBHOOK = "aws:codebuild/webhook:Webhook"
 ACCESS_ENTRY = "aws:eks/accessEntry:AccessEntry"
-ACCESS_POLICY_ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
-READ_ONLY_ACCESS = ("AmazonEKSViewPolicy", "AmazonEKSAdminViewPolicy")
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+STATE_AND_IDENTITY = ("s3", "eks", "sts", "secretsmanager", "ssm", "iam")
+"""Services a runner's own role never needs: the state backend (S3), the cluster (EKS), another identity
+(STS, IAM), secrets. CodeBuild needs only EC2 interfaces, its logs, the stack key and the connection."""
 # CodeBuild applies these to push and pull-request events only; on a runner's workflow job they
 # would not filter at all (catalog.API_RULES["codebuild-workflow-job-filters"]).
 NOT_FOR_WORKFLOW_JOBS = ("HEAD_REF", "BASE_REF", "FILE_PATH", "COMMIT_MESSAGE", "TAG_NAME", "RELEASE_NAME")
@@ -57,19 +63,41 @@ def _webhook_filtered(props: Mapping[str, Any], args: ResourceValidationArgs) ->
                    "and pull-request events only, so it restricts nothing on a workflow job")
 
 
-def _preview_runner_reads_only(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyResource]]:
-    """The preview runner runs pull requests' code: its role may read the cluster, never change it."""
-    preview_roles = {urn for project in of_type(resources, PROJECT)
-                     if str(project.props.get("name", "")).endswith("-preview-runner")
-                     for urn in targets(project, "serviceRole")}
-    entries = {e.urn for e in of_type(resources, ACCESS_ENTRY) if targets(e, "principalArn") & preview_roles}
-    for association in of_type(resources, ACCESS_POLICY_ASSOCIATION):
-        if not targets(association, "principalArn") & (entries | preview_roles):
+def _runner_roles(resources: list[PolicyResource]) -> set[str]:
+    return {urn for project in of_type(resources, PROJECT) for urn in targets(project, "serviceRole")}
+
+
+def _runner_no_cluster_access(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyResource]]:
+    """Any branch's workflow named like a runner's lands on it: its role must not be a cluster principal."""
+    roles = _runner_roles(resources)
+    for entry in of_type(resources, ACCESS_ENTRY):
+        if targets(entry, "principalArn") & roles:
+            yield (f"access entry {entry.name} names a CI runner's service role: any branch's workflow of the "
+                   "runner's name would hold that access; grant it to the CI roles the jobs assume by OIDC "
+                   "(hoist:cluster.ci_deploy_role_arn, ci_preview_role_arn)"), entry
+
+
+def _actions(statement: Any) -> list[str]:
+    return [str(a) for a in as_list(statement.get("Action")) + as_list(statement.get("NotAction"))]
+
+
+def _runner_no_state_access(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyResource]]:
+    roles = _runner_roles(resources)
+    for policy in of_type(resources, ROLE_POLICY):
+        if not targets(policy, "role") & roles:
             continue
-        policy = str(association.props.get("policyArn", "")).rsplit("/", 1)[-1]
-        if policy not in READ_ONLY_ACCESS:
-            yield (f"access policy association {association.name} grants the preview runner {policy}; it runs "
-                   f"pull requests' code, so only {' or '.join(READ_ONLY_ACCESS)}"), association
+        for statement in statements(policy.props.get("policy")):
+            if statement.get("Effect") != "Allow":
+                continue
+            for action in _actions(statement):
+                if action == "*" or action.split(":")[0].lower() in STATE_AND_IDENTITY:
+                    yield (f"role policy {policy.name} of a CI runner grants {action}: the runner's role is "
+                           "CodeBuild's (interfaces, logs, the stack key, the connection); the state and the "
+                           "cluster belong to the CI roles the jobs assume by OIDC"), policy
+    for attachment in of_type(resources, ROLE_POLICY_ATTACHMENT):
+        if targets(attachment, "role") & roles:
+            yield (f"{attachment.name} attaches {attachment.props.get('policyArn')} to a CI runner's role; its "
+                   "one inline policy says all it may do"), attachment
 
 
 POLICIES = (
@@ -81,6 +109,8 @@ POLICIES = (
                     ("CKV_AWS_147",), (PROJECT,), _encrypted),
     resource_policy("ci-runner-webhook-filtered", "A CI runner's webhook takes only the named workflows' jobs",
                     (), (WEBHOOK,), _webhook_filtered),
-    stack_policy("ci-preview-runner-read-only", "The preview runner (pull requests' code) only reads the cluster",
-                 (), _preview_runner_reads_only),
+    stack_policy("ci-runner-no-cluster-access", "No CI runner's own role holds an EKS access entry (the jobs "
+                 "assume the CI roles by OIDC)", (), _runner_no_cluster_access),
+    stack_policy("ci-runner-no-state-access", "No CI runner's own role reaches the state backend, the cluster or "
+                 "another identity (S3, EKS, STS, IAM, secrets)", (), _runner_no_state_access),
 )

@@ -1,15 +1,18 @@
 """CiRunners: CodeBuild-hosted GitHub Actions runners inside the VPC, from which CI reaches the
 cluster's private API (the in-cluster side's preview, apply and teardown).
 
-Per stack two CodeBuild projects, each its own role: the deploy runner (cluster admin through an EKS
-access entry, the state backend read and write) and the preview runner (AmazonEKSAdminViewPolicy:
-it reads everything, Helm's release secrets included, and changes nothing; the state backend read,
-its lock files written), so a pull request's preview never holds the deploy role. Both run in the
-private subnets behind a security group that allows HTTPS out and nothing in, encrypt their logs
-and artifacts with the stack's key, and never run privileged. Each webhook accepts only
-``workflow_job`` events of the named workflows of this repository (the connection's repository):
-CodeBuild's HEAD_REF filter does not apply to those events, so branch rules are the GitHub
-environments' (README, "First apply from an empty account").
+Per stack two CodeBuild projects: the deploy runner and the preview runner, so a pull request's
+preview never queues on the machine deploys run on. A runner's service role is no credential for the
+work: it may only do what CodeBuild needs to run a VPC build (its interfaces in the private subnets,
+its log group, the stack key, the GitHub connection's token). Each job gets its AWS identity as the
+hosted jobs do, by GitHub OIDC: the stack's deploy role (trusted for the GitHub environment, so
+reviewers and deployment branches gate it) or its preview role, which hold the cluster's access
+entries (cluster.py) and the state backend. Both runners run in the private subnets behind a
+security group that allows HTTPS out and nothing in, encrypt their logs and artifacts with the
+stack's key, and never run privileged. Each webhook accepts only ``workflow_job`` events of the
+named workflows of this repository (the connection's repository): CodeBuild's HEAD_REF filter does
+not apply to those events, so a branch's own workflow named ``deploy`` still lands on the deploy
+runner, and finds there a role that reaches nothing (README, "First apply from an empty account").
 """
 
 from __future__ import annotations
@@ -21,13 +24,10 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import catalog
-from infra.components.cluster import ADMIN_POLICY
 from infra.components.iam import document
 from infra.config import CiRunnerConfig
 
 RunnerKind = Literal["deploy", "preview"]
-ADMIN_VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
-ACCESS_POLICIES: dict[RunnerKind, str] = {"deploy": ADMIN_POLICY, "preview": ADMIN_VIEW_POLICY}
 WORKFLOWS: dict[RunnerKind, tuple[str, ...]] = {
     # A called workflow's jobs are queued under its caller's name (deploy calls deploy-stack).
     "deploy": ("deploy", "deploy-stack", "teardown"),
@@ -55,8 +55,6 @@ def workflow_pattern(kind: RunnerKind) -> str:
 class CiRunnersArgs:
     config: CiRunnerConfig
     stack: str
-    cluster_name: pulumi.Input[str]
-    cluster_arn: pulumi.Input[str]
     cluster_security_group_id: pulumi.Input[str]
     vpc_id: pulumi.Input[str]
     private_subnet_ids: list[pulumi.Input[str]]
@@ -102,7 +100,7 @@ class CiRunners(pulumi.ComponentResource):
             # Only this account's projects may assume it (the confused-deputy guard CodeBuild documents).
             "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}}}), opts=child)
         aws.iam.RolePolicy(f"{name}-{kind}-runner", role=role.id,
-                           policy=document(*_runner_statements(kind, args, logs.arn)), opts=child)
+                           policy=document(*runner_statements(args, logs.arn)), opts=child)
         project = aws.codebuild.Project(
             f"{name}-{kind}-runner", name=project_name,
             description=f"GitHub Actions runner in the VPC of stack {args.stack}: the in-cluster side's {kind}",
@@ -124,21 +122,22 @@ class CiRunners(pulumi.ComponentResource):
                                   {"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"},
                                   {"type": "WORKFLOW_NAME", "pattern": workflow_pattern(kind)}]}],
                               opts=child)
-        entry = aws.eks.AccessEntry(f"{name}-{kind}-runner", cluster_name=args.cluster_name,
-                                    principal_arn=role.arn, type="STANDARD", opts=child)
-        aws.eks.AccessPolicyAssociation(f"{name}-{kind}-runner", cluster_name=args.cluster_name,
-                                        principal_arn=entry.principal_arn, policy_arn=ACCESS_POLICIES[kind],
-                                        access_scope={"type": "cluster"}, opts=child)
         self.projects[kind], self.roles[kind] = project, role
 
 
-def _runner_statements(kind: RunnerKind, args: CiRunnersArgs,
-                       log_group_arn: pulumi.Input[str]) -> list[dict[str, object]]:
+def runner_statements(args: CiRunnersArgs, log_group_arn: pulumi.Input[str]) -> list[dict[str, object]]:
+    """What CodeBuild itself needs to run a runner in the VPC, and nothing a job could use on the stack:
+    the job's own identity comes from GitHub OIDC (the stack's CI roles)."""
     connection = args.config.connection_arn
     service = connection.split(":")[2]
-    statements: list[dict[str, object]] = [
+    subnets = [pulumi.Output.format("arn:{0}:ec2:{1}:{2}:subnet/{3}", args.partition, args.region, args.account_id,
+                                    subnet) for subnet in args.private_subnet_ids]
+    return [
         {"Sid": "Logs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": pulumi.Output.format("{0}:*", log_group_arn)},
+        # CodeBuild's "Allow CodeBuild access to AWS services required to create a VPC network interface"
+        # (auth-and-access-control-iam-identity-based-access-control.html): these describes and the
+        # interface's create and delete on "*", the permission on interfaces in the named subnets only.
         {"Sid": "VpcDescribe", "Effect": "Allow", "Resource": "*", "Action": [
             "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeDhcpOptions",
             "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
@@ -146,26 +145,10 @@ def _runner_statements(kind: RunnerKind, args: CiRunnersArgs,
         {"Sid": "VpcInterfaces", "Effect": "Allow", "Action": "ec2:CreateNetworkInterfacePermission",
          "Resource": pulumi.Output.format("arn:{0}:ec2:{1}:{2}:network-interface/*", args.partition, args.region,
                                           args.account_id),
-         "Condition": {"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}}},
+         "Condition": {"StringEquals": {"ec2:Subnet": subnets, "ec2:AuthorizedService": "codebuild.amazonaws.com"}}},
+        # "GitHub App connections" (connections-github-app.html), step 2: the two actions, on the connection.
         {"Sid": "GitHubConnection", "Effect": "Allow", "Resource": connection,
-         "Action": [f"{service}:UseConnection", f"{service}:GetConnectionToken", f"{service}:GetConnection"]},
+         "Action": [f"{service}:GetConnectionToken", f"{service}:GetConnection"]},
         {"Sid": "StackKey", "Effect": "Allow", "Resource": args.kms_key_arn,
          "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]},
-        {"Sid": "Cluster", "Effect": "Allow", "Action": "eks:DescribeCluster", "Resource": args.cluster_arn},
     ]
-    secrets_key = args.config.secrets_key_arn
-    if secrets_key is not None:
-        statements.append({"Sid": "StateSecrets", "Effect": "Allow", "Resource": secrets_key,
-                           "Action": ["kms:Decrypt"] if kind == "preview" else ["kms:Decrypt", "kms:Encrypt"]})
-    bucket = args.config.state_bucket
-    if bucket is not None:
-        objects = pulumi.Output.format("arn:{0}:s3:::{1}/*", args.partition, bucket)
-        statements.append({"Sid": "StateList", "Effect": "Allow", "Action": "s3:ListBucket",
-                           "Resource": pulumi.Output.format("arn:{0}:s3:::{1}", args.partition, bucket)})
-        statements.append({"Sid": "StateRead", "Effect": "Allow", "Action": "s3:GetObject", "Resource": objects})
-        # Previews take the backend's lock too; only a deploy writes the stacks' state.
-        writable = objects if kind == "deploy" else pulumi.Output.format(
-            "arn:{0}:s3:::{1}/.pulumi/locks/*", args.partition, bucket)
-        statements.append({"Sid": "StateWrite", "Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"],
-                           "Resource": writable})
-    return statements

@@ -42,21 +42,34 @@ def test_each_runner_is_a_project_in_the_private_subnets_behind_https_only(stack
     assert (rule.inputs["fromPort"], rule.inputs["toPort"]) == (443, 443)
 
 
-def test_the_preview_runner_reads_and_the_deploy_runner_writes(stack: str) -> None:
+def test_a_runner_role_may_run_codebuild_in_the_vpc_and_nothing_more(stack: str) -> None:
+    """The job's identity is the stack's CI role by OIDC; the runner's own role reaches neither the
+    cluster nor the state, whatever workflow lands on it."""
     plan = planned(stack)
-    bucket = plan.config.ci_runner.state_bucket if plan.config.ci_runner else None
-    assert bucket is not None
-    deploy, preview = _statements(plan, stack, "deploy"), _statements(plan, stack, "preview")
-    assert deploy["StateWrite"]["Resource"] == f"arn:aws:s3:::{bucket}/*"
-    assert preview["StateWrite"]["Resource"] == f"arn:aws:s3:::{bucket}/.pulumi/locks/*"
-    assert deploy["StateSecrets"]["Action"] == ["kms:Decrypt", "kms:Encrypt"]
-    assert preview["StateSecrets"]["Action"] == ["kms:Decrypt"]
-    access = {kind: _named(plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
-                           f"hoist-{stack}-{kind}-runner").inputs["policyArn"] for kind in ("deploy", "preview")}
-    assert access == {"deploy": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
-                      "preview": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"}
+    runner_config = plan.config.ci_runner
+    assert runner_config is not None
+    key = plan.outputs["kms_key_arn"]
     for kind in ("deploy", "preview"):
+        statements = _statements(plan, stack, kind)
+        assert set(statements) == {"Logs", "VpcDescribe", "VpcInterfaces", "GitHubConnection", "StackKey"}
+        actions = {a for s in statements.values() for a in ([s["Action"]] if isinstance(s["Action"], str)
+                                                             else s["Action"])}
+        assert not {a for a in actions if a.split(":")[0] in ("eks", "s3", "sts", "iam", "secretsmanager")}
+        assert statements["GitHubConnection"] == {
+            "Sid": "GitHubConnection", "Effect": "Allow", "Resource": runner_config.connection_arn,
+            "Action": ["codeconnections:GetConnectionToken", "codeconnections:GetConnection"]}
+        assert statements["StackKey"]["Resource"] == key
+        condition = statements["VpcInterfaces"]["Condition"]["StringEquals"]
+        assert condition["ec2:AuthorizedService"] == "codebuild.amazonaws.com"
+        assert {arn.rsplit("/", 1)[1] for arn in condition["ec2:Subnet"]} == set(plan.outputs["private_subnet_ids"])
+        group = f"/aws/codebuild/{runner.runner_project(stack, kind)}"
+        assert statements["Logs"]["Resource"].endswith(f":log-group:{group}:*")
         role = _named(plan, "aws:iam/role:Role", f"hoist-{stack}-{kind}-runner")
         (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
         assert trust["Principal"] == {"Service": "codebuild.amazonaws.com"}
         assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": plan.config.allowed_account_ids[0]}}
+        # No access entry names the runner's role: the cluster's entries are the CI roles'.
+        for entry in plan.of_type("aws:eks/accessEntry:AccessEntry"):
+            assert role.urn not in entry.property_dependencies.get("principalArn", []), entry.name
+    principals = {e.inputs["principalArn"] for e in plan.of_type("aws:eks/accessEntry:AccessEntry")}
+    assert {plan.config.cluster.ci_deploy_role_arn, plan.config.cluster.ci_preview_role_arn} <= principals

@@ -102,6 +102,18 @@ def _drop_tag(tag: str) -> Callable[[Any], None]:
     return edit
 
 
+RUNNER_ROLE = "urn:pulumi:{stack}::hoist::hoist:ci_runners:CiRunners$aws:iam/role:Role::hoist-{stack}-{kind}-runner"
+
+
+def principal(role_urn: str) -> Mutation:
+    """An access entry's principalArn computed from ``role_urn`` (its one input, and the dependency it records)."""
+    def change(resource: PlannedResource) -> PlannedResource:
+        resource.inputs["principalArn"] = f"arn:aws:iam::444455556666:role/{role_urn.rsplit('::', 1)[1]}"
+        return dataclasses.replace(resource, property_dependencies={
+            **resource.property_dependencies, "principalArn": (role_urn,)})
+    return change
+
+
 # policy -> (stack, resource type, name fragment, one-field mutation)
 MUTATIONS: dict[str, tuple[str, str, str, Mutation]] = {
     "s3-block-public-access": ("dev", f"{S3}bucketPublicAccessBlock:BucketPublicAccessBlock", "models",
@@ -179,11 +191,12 @@ MUTATIONS: dict[str, tuple[str, str, str, Mutation]] = {
     "ci-runner-webhook-filtered": ("prod", "aws:codebuild/webhook:Webhook", "deploy",
                                    set_input("filterGroups.0.filters", [{"type": "EVENT",
                                                                          "pattern": "WORKFLOW_JOB_QUEUED"}])),
-    # The preview runner, which runs pull requests' code, granted cluster admin.
-    "ci-preview-runner-read-only": ("staging", "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
-                                    "preview-runner", set_input(
-                                        "policyArn",
-                                        "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")),
+    # The cluster's preview entry handed to the deploy runner's own role (which any branch's `deploy` reaches).
+    "ci-runner-no-cluster-access": ("staging", "aws:eks/accessEntry:AccessEntry", "ci-preview",
+                                    principal(RUNNER_ROLE.format(stack="staging", kind="deploy"))),
+    # The deploy runner's role given the state bucket's objects instead of its log streams.
+    "ci-runner-no-state-access": ("staging", "aws:iam/rolePolicy:RolePolicy", "deploy-runner",
+                                  edit_json("policy", _first_statement(Action=["s3:GetObject", "s3:PutObject"]))),
     "eks-node-access-entries": ("prod", "aws:eks/accessEntry:AccessEntry", "karpenter-node",
                                 set_input("kubernetesGroups", ["system:masters"])),
     "eks-ci-access": ("staging", "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "ci-preview", remove),
