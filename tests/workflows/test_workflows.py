@@ -105,7 +105,7 @@ def test_permissions_and_triggers_are_least_privilege(path: Path) -> None:
 def test_jobs_holding_cloud_credentials_never_run_fork_code() -> None:
     preview = load(WORKFLOWS / "preview.yml")
     for name, job in preview["jobs"].items():
-        # A CodeBuild runner's role is a credential too: the preview runner reads the cluster.
+        # A job on a CodeBuild runner runs inside the VPC, next to the private API: never fork code.
         uses_credentials = ("id-token" in job.get("permissions", {}) or "secrets." in yaml.safe_dump(job)
                             or str(job["runs-on"]).startswith("codebuild-"))
         if uses_credentials:
@@ -185,11 +185,55 @@ def test_each_part_runs_where_it_can_reach_what_it_needs_and_says_so() -> None:
             assert part == "in-cluster", f"{path.name}:{name}: {part}"
             assert str(job["runs-on"]).startswith("codebuild-"), f"{path.name}:{name}"
             assert "in-cluster side (" in job["name"] and IN_VPC in job["name"], f"{path.name}:{name}"
-            # The runner's role is the credential; no OIDC role reaches a job in the VPC.
-            assert "id-token" not in job.get("permissions", {}), f"{path.name}:{name}"
-            assert not any("configure-aws-credentials" in str(s.get("uses")) for s in job["steps"])
     assert seen == {(w, p) for w in ("deploy-stack", "preview", "drift", "teardown") for p in ("aws", "in-cluster")}
     assert not any("RUNNER_" in path.read_text() for path in FILES), "infra/components/ci_runners.py names runners"
+
+
+RUNNER_KINDS = {"deploy-stack": "deploy", "teardown": "deploy", "preview": "preview", "drift": "preview"}
+ROLE_VARIABLES = {"deploy": "AWS_DEPLOY_ROLE_ARN", "preview": "AWS_PREVIEW_ROLE_ARN"}
+CREDENTIALS = "aws-actions/configure-aws-credentials@"
+
+
+def _credential_steps(job: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    return [(i, s) for i, s in enumerate(job.get("steps", [])) if str(s.get("uses", "")).startswith(CREDENTIALS)]
+
+
+def test_jobs_on_the_vpc_runners_assume_the_stacks_ci_role_by_oidc() -> None:
+    """A runner's own role reaches nothing (its webhook cannot tell a branch's workflow from main's), so
+    each job there assumes the stack's CI role by OIDC: the deploy role, whose trust names the GitHub
+    environment (reviewers, deployment branches), for deploys and teardowns; the preview role otherwise."""
+    seen = set()
+    for path, name, job in _pulumi_jobs():
+        if _part(job) != "in-cluster":
+            continue
+        kind = RUNNER_KINDS[path.stem]
+        seen.add(path.stem)
+        assert job["permissions"].get("id-token") == "write", f"{path.name}:{name}"
+        ((index, step),) = _credential_steps(job)
+        stack = _stack_expression(job).removeprefix("${{ ").removesuffix(" }}")
+        assert step["with"]["role-to-assume"] == (
+            f"${{{{ vars[format('{ROLE_VARIABLES[kind]}_{{0}}', {stack})] }}}}"), f"{path.name}:{name}"
+        # Before anything that reads the state or the cluster.
+        first = min(i for i, s in enumerate(job["steps"]) if s in _pulumi_runs(job) or ".venv/bin/hoist" in
+                    str(s.get("run", "")))
+        assert index < first, f"{path.name}:{name}"
+        if kind == "deploy":
+            assert job["environment"] == "${{ inputs.stack }}", f"{path.name}:{name}"
+        else:
+            assert "environment" not in job, f"{path.name}:{name}"
+    assert seen == set(RUNNER_KINDS)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_only_jobs_that_assume_a_role_may_request_an_oidc_token(path: Path) -> None:
+    for name, job in load(path)["jobs"].items():
+        called = str(job.get("uses", ""))
+        # A caller grants what its called workflow's jobs may ask for, and no more.
+        wants = (any(_credential_steps(j) for j in load(PROJECT_ROOT / called)["jobs"].values())
+                 if called.startswith("./") else bool(_credential_steps(job)))
+        assert ("id-token" in job.get("permissions", {})) == wants, f"{path.name}:{name}"
+        if wants:
+            assert job["permissions"]["id-token"] == "write"
 
 
 def _stack_expression(job: dict[str, Any]) -> str:
@@ -199,11 +243,10 @@ def _stack_expression(job: dict[str, Any]) -> str:
 def test_runner_labels_name_the_projects_the_aws_side_creates() -> None:
     """One source of truth for the runner's name: the workflow's label is runner.runs_on() of the
     project the AWS side creates, and the runner's webhook accepts that workflow by name."""
-    kinds = {"deploy-stack": "deploy", "teardown": "deploy", "preview": "preview", "drift": "preview"}
     for path, name, job in _pulumi_jobs():
         if _part(job) != "in-cluster":
             continue
-        kind = kinds[path.stem]
+        kind = RUNNER_KINDS[path.stem]
         assert job["runs-on"] == runner.runs_on(_stack_expression(job), kind), f"{path.name}:{name}"  # type: ignore[arg-type]
         assert re.fullmatch(runner.workflow_pattern(kind), load(path)["name"])  # type: ignore[arg-type]
     # deploy-stack's jobs are queued under its callers' name.
