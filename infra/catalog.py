@@ -493,6 +493,9 @@ class WorkloadNeeds:
 WORKLOADS_READ = dt.date(2026, 12, 1)
 KUBERNETES_API = "kubernetes-api"
 """The cluster's own API server: reached through its private endpoint (EKS's interfaces in our subnets)."""
+GITHUB = "github"
+"""GitHub (not an AWS service, so no endpoint: only a NAT gateway reaches it): a self-hosted runner's job
+queue and logs, the checkout, and the OIDC token endpoint (token.actions.githubusercontent.com)."""
 _EKS_NODE_NEEDS = (
     ServiceNeed(service="ecr.api", why="image pulls: registry authentication"),
     ServiceNeed(service="ecr.dkr", why="image pulls: manifests"),
@@ -559,6 +562,19 @@ WORKLOAD_NEEDS: dict[str, WorkloadNeeds] = {
         source="https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html",
         quote="Your cluster's VPC subnets must have a VPC interface endpoint for any AWS services that your pods "
               "need access to."),
+    "ci-runner": WorkloadNeeds(
+        workload="ci-runner",
+        description="CodeBuild-hosted GitHub Actions runner in the private subnets (the in-cluster side's CI)",
+        eni=(ServiceNeed(service=GITHUB, why="the job, its logs and checkout, and the OIDC token the job exchanges "
+                                             "for the stack's CI role"),
+             ServiceNeed(service="sts", why="AssumeRoleWithWebIdentity: the OIDC token for the CI role's credentials"),
+             ServiceNeed(service=KUBERNETES_API, why="Pulumi's Kubernetes provider and Helm, `hoist cluster check`"),
+             ServiceNeed(service="s3", why="a self-managed Pulumi state backend (s3://)"),
+             ServiceNeed(service="kms", why="the stacks' awskms:// secrets provider")),
+        platform=(),
+        source="https://docs.aws.amazon.com/codebuild/latest/userguide/enabling-vpc-access-in-projects.html",
+        quote="For Subnets, choose a private subnet with NAT translation that includes or has routes to the "
+              "resources used by CodeBuild."),
 }
 """Read WORKLOADS_READ. The policy `workload-reachability` proves an ENI path for every ``eni`` need from the
 recorded plan; ``hoist plan`` prints the table."""

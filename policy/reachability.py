@@ -10,7 +10,8 @@ path to each service that leaves the workload's own interfaces, in this order:
   (its CIDR or its group), and the workload's group lets HTTPS out to the endpoint's subnets;
 - a NAT gateway: every subnet's route table sends 0.0.0.0/0 to a NAT gateway, and HTTPS may leave for
   anywhere;
-- for the cluster's own API server, its private endpoint: EKS's interfaces in the cluster's subnets.
+- for the cluster's own API server, its private endpoint: EKS's interfaces in the cluster's subnets;
+- for GitHub (a CI runner's jobs), a NAT gateway only.
 
 What the managing service does outside our VPC (SageMaker pulling an image) is listed, never judged.
 Values unknown during preview (ids, prefix lists) are never read: the paths follow input dependencies.
@@ -40,6 +41,7 @@ NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 CLUSTER = "aws:eks/cluster:Cluster"
+CODEBUILD_PROJECT = "aws:codebuild/project:Project"
 TRAINING_JOBS = "hoist:training_jobs:TrainingJobs"
 PRIVATE_SUBNET_TAG = "kubernetes.io/role/internal-elb"
 """Marks the private subnets, where `hoist train` and `hoist data prepare` place SageMaker jobs."""
@@ -176,6 +178,11 @@ class _Network:
             # Without groups of its own, a managed node group gets the cluster security group EKS creates.
             found.append(self.placement("eks-system-nodes", group.name, group, targets(group, "subnetIds"), own,
                                         eks_cluster_group=not own))
+        for project in of_type(self.resources, CODEBUILD_PROJECT):
+            deps = targets(project, "vpcConfig")
+            if deps:
+                found.append(self.placement("ci-runner", str(project.props.get("name") or project.name), project,
+                                            deps, deps))
         clusters = {c.urn for c in of_type(self.resources, CLUSTER)}
         # The in-cluster project alone (its own `pulumi preview`) holds no network to judge the GPU
         # nodes' paths by; `hoist plan`, which records both projects, judges them.
@@ -249,6 +256,8 @@ class _Network:
     def path(self, service: str, where: Placement) -> str | None:
         if service == catalog.KUBERNETES_API:
             return self.kubernetes_api(where)
+        if service == catalog.GITHUB:
+            return self.nat(where)
         found = self.gateway(service, where) if service in catalog.GATEWAY_ENDPOINT_SERVICES else None
         return found or self.interface(service, where) or self.nat(where)
 
@@ -282,5 +291,5 @@ def _reachability(resources: list[PolicyResource]) -> Iterable[tuple[str, Policy
 
 POLICIES = (
     stack_policy("workload-reachability", "Every workload (SageMaker endpoint, training and processing jobs, EKS "
-                 "and GPU nodes) has a network path to each AWS service it needs", (), _reachability),
+                 "and GPU nodes, CI runners) has a network path to each AWS service it needs", (), _reachability),
 )

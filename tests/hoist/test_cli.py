@@ -52,7 +52,8 @@ def test_prod_json_lists_components_with_their_controls() -> None:
     assert all(line["source"] for line in data["cost"]["lines"])
     reach = data["reachability"]
     assert {r["workload"] for r in reach} == {"sagemaker-endpoint", "sagemaker-training-job",
-                                              "sagemaker-processing-job", "eks-system-nodes", "gpu-nodes"}
+                                              "sagemaker-processing-job", "eks-system-nodes", "gpu-nodes",
+                                              "ci-runner"}
     assert all(r["reachable"] for r in reach)
     assert {r["placement"] for r in reach if r["workload"] == "gpu-nodes"} == {
         "hoist-prod-nodeclass-h100-efa", "hoist-prod-nodeclass-a10g-spot"}

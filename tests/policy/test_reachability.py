@@ -113,8 +113,9 @@ def test_without_nat_nodes_lose_what_has_no_endpoint_and_sagemaker_keeps_its_pat
         plan = mutate(plan, ROUTE_TABLE, set_input("routes", []), table.name)
     lost = unreachable(plan)
     nat_only = {"ec2", "eks-auth", "ssm", "sqs", "eks", "pricing"}
-    assert lost == {("eks-system-nodes", s) for s in nat_only} | {("gpu-nodes", s) for s in nat_only - {"sqs", "eks",
-                                                                                                          "pricing"}}
+    assert lost == ({("eks-system-nodes", s) for s in nat_only}
+                    | {("gpu-nodes", s) for s in nat_only - {"sqs", "eks", "pricing"}}
+                    | {("ci-runner", catalog.GITHUB), ("ci-runner", "kms")})
     assert evaluate(plan).tripped() == {POLICY}
 
 
@@ -147,3 +148,24 @@ def test_a_default_route_that_is_not_a_nat_gateway_is_not_a_path() -> None:
         plan = mutate_named(plan, ROUTE_TABLE, to_internet_gateway, table.name)
     assert ("eks-system-nodes", "ec2") in unreachable(plan)
     assert not {w for w, _ in unreachable(plan)} & SAGEMAKER
+
+
+def test_the_ci_runners_reach_github_through_nat_and_sts_through_its_endpoint() -> None:
+    """A job on a VPC runner asks GitHub for an OIDC token (through the NAT gateway) and exchanges it at STS
+    (through the interface endpoint) for the stack's CI role; then the private API and the state."""
+    plan = planned("prod")
+    placements = {r.placement for r in rows(plan) if r.workload == "ci-runner"}
+    assert placements == {"hoist-prod-deploy-runner", "hoist-prod-preview-runner"}
+    assert path(plan, "ci-runner", catalog.GITHUB).startswith("NAT gateway")
+    assert path(plan, "ci-runner", "sts").startswith("interface endpoint hoist-prod-sts")
+    assert path(plan, "ci-runner", catalog.KUBERNETES_API).startswith("cluster hoist-prod-cluster's private")
+    assert path(plan, "ci-runner", "s3").startswith("gateway endpoint hoist-prod-s3")
+
+
+def test_a_runner_without_https_out_is_named() -> None:
+    plan = mutate_named(planned("staging"), SECURITY_GROUP, set_input("egress", []), "hoist-staging-runner")
+    lost = unreachable(plan)
+    assert lost == {("ci-runner", n.service) for n in catalog.WORKLOAD_NEEDS["ci-runner"].eni}
+    report = evaluate(plan)
+    assert report.tripped() == {POLICY}
+    assert all("ci-runner hoist-staging-" in v.message for v in report.violations) and len(report.violations) == 10
