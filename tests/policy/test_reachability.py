@@ -163,7 +163,11 @@ def test_the_ci_runners_reach_github_through_nat_and_sts_through_its_endpoint() 
 
 
 def test_a_runner_without_https_out_is_named() -> None:
-    plan = mutate_named(planned("staging"), SECURITY_GROUP, set_input("egress", []), "hoist-staging-runner")
+    def no_egress(resource: PlannedResource) -> PlannedResource:
+        resource.inputs["egress"] = []
+        return resource
+
+    plan = mutate_named(planned("staging"), SECURITY_GROUP, no_egress, "hoist-staging-runner")
     lost = unreachable(plan)
     assert lost == {("ci-runner", n.service) for n in catalog.WORKLOAD_NEEDS["ci-runner"].eni}
     report = evaluate(plan)
