@@ -711,6 +711,16 @@ API_RULES: dict[str, ApiRule] = {
         quote="The value must be between 5% to 50% of the copy count of the inference component.",
         read=COMPONENT_RULES_READ, enforced_by="config:inference_components.rollout_batch_percent",
         why_botocore_misses="CapacitySizeValue has only a minimum of 1"),
+    "invoke-at-zero-copies": ApiRule(
+        rule="A component at zero copies refuses calls (ValidationError, 'Inference Component has no capacity to "
+             "process this request') for minutes while a copy starts; hoist invoke retries only that refusal",
+        url=_ZERO_INSTANCES,
+        quote="Be aware that the provisioning process takes several minutes. During that time, any attempts to "
+              "invoke the endpoint will produce an error.",
+        read=COMPONENT_RULES_READ, enforced_by="request:hoist.release.capacity",
+        why_botocore_misses="the runtime model answers any bad request with ValidationError; only the message "
+                            "(quoted by AWS's scale-to-zero launch blog, see hoist/release/capacity.py) says "
+                            "that no copy is running"),
 }
 """Rules a real account enforces (or silently ignores) that neither botocore's models nor Pulumi's mocks
 check, each with its documentation and where hoist enforces it. A test trips every row."""

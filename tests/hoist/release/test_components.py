@@ -19,7 +19,7 @@ from moto import mock_aws
 from hoist import cli
 from hoist.outputs import StackOutputs, from_mapping
 from hoist.plan import recording
-from hoist.release import components
+from hoist.release import capacity, components
 from hoist.release.deploy import DeployError
 from infra import stack_files
 from infra.stack_files import load_stack
@@ -164,3 +164,139 @@ def test_an_llm_model_is_promoted_from_its_prefix_only(stacks_copy: Path, capsys
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert "expected s3://" in error and "the exported LLM artifact's prefix" in error
     assert stack_files.stack_file("dev").read_text() == before
+
+
+# A model at zero: SageMaker refuses the call with this error while a copy starts (hoist/release/capacity.py).
+NO_CAPACITY = ("Inference Component has no capacity to process this request. ApplicationAutoScaling may be "
+               "in-progress (if configured) or try to increase the capacity by invoking "
+               "UpdateInferenceComponentRuntimeConfig API.")
+INVOKE = {"EndpointName": "hoist-dev", "InferenceComponentName": "hoist-dev-reference-int8",
+          "Body": b'{"inputs": ["1+2"]}', "ContentType": "application/json", "Accept": "application/json"}
+
+
+class FakeTime:
+    """A clock that moves only when slept on, so a wait of minutes takes no time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def _invoke_dev(outputs_file: Path, monkeypatch: pytest.MonkeyPatch, runtime: Any, *argv: str) -> tuple[int, FakeTime]:
+    fake = FakeTime()
+    monkeypatch.setattr(capacity, "time", fake)
+    monkeypatch.setattr(boto3, "client", lambda *args, **kwargs: runtime)
+    code = cli.main(["invoke", "--stack", "dev", "--model", "reference-int8", "--body", '{"inputs": ["1+2"]}',
+                     "--outputs", str(outputs_file), *argv])
+    return code, fake
+
+
+def test_invoke_waits_while_a_model_at_zero_starts_a_copy(dev: tuple[Path, StackOutputs],
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    outputs_file, _ = dev
+    runtime, stub = stubbed("sagemaker-runtime")
+    for _ in range(2):
+        stub.add_client_error("invoke_endpoint", "ValidationError", NO_CAPACITY, 400, expected_params=INVOKE)
+    stub.add_response("invoke_endpoint", _answer('{"outputs": ["3"]}'), INVOKE)
+    with stub:
+        code, fake = _invoke_dev(outputs_file, monkeypatch, runtime)
+    assert code == 0
+    stub.assert_no_pending_responses()
+    assert fake.slept == [5.0, 10.0]
+    captured = capsys.readouterr()
+    assert captured.out == '{"outputs": ["3"]}\n'
+    waiting = [line for line in captured.err.splitlines() if "no copy" in line]
+    assert waiting == [
+        "hoist invoke: no copy of reference-int8 is running; SageMaker is starting one (scale from zero) — "
+        "waiting, 0 s so far",
+        "hoist invoke: no copy of reference-int8 is running; SageMaker is starting one (scale from zero) — "
+        "waiting, 5 s so far"]
+    assert "answered in" in captured.err and "(after 15 s waiting for a copy to start)" in captured.err
+
+
+@pytest.mark.parametrize(("code", "message"), [
+    ("ValidationError", "Received client error (400) from primary with message \"Bad input\""),
+    ("ModelError", NO_CAPACITY),  # the same words under another code are not the no-copy refusal
+    ("ThrottlingException", "Rate exceeded"),
+])
+def test_any_other_error_fails_at_once(code: str, message: str, dev: tuple[Path, StackOutputs],
+                                       monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    outputs_file, _ = dev
+    runtime, stub = stubbed("sagemaker-runtime")
+    stub.add_client_error("invoke_endpoint", code, message, 400, expected_params=INVOKE)
+    with stub:
+        exit_code, fake = _invoke_dev(outputs_file, monkeypatch, runtime)
+    assert exit_code == 1 and fake.slept == []
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "invoking hoist-dev-reference-int8 failed" in error and code in error and "no copy" not in error
+
+
+@pytest.mark.parametrize(("wait", "slept", "says"), [
+    ("60", [5.0, 10.0, 20.0, 25.0], "no copy of reference-int8 came up within --wait-for-capacity 60 s (60 s waited)"),
+    ("0", [], "no copy of reference-int8 is running; SageMaker is starting one (scale from zero, several minutes): "
+              "retry later, or pass --wait-for-capacity SECONDS"),
+])
+def test_the_wait_is_bounded(wait: str, slept: list[float], says: str, dev: tuple[Path, StackOutputs],
+                             monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    outputs_file, _ = dev
+    runtime, stub = stubbed("sagemaker-runtime")
+    for _ in range(len(slept) + 1):
+        stub.add_client_error("invoke_endpoint", "ValidationError", NO_CAPACITY, 400, expected_params=INVOKE)
+    with stub:
+        code, fake = _invoke_dev(outputs_file, monkeypatch, runtime, "--wait-for-capacity", wait)
+    assert code == 1 and fake.slept == slept
+    stub.assert_no_pending_responses()
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert says in error
+
+
+def test_a_negative_wait_is_refused(dev: tuple[Path, StackOutputs], capsys: pytest.CaptureFixture[str]) -> None:
+    outputs_file, _ = dev
+    assert cli.main(["invoke", "--stack", "dev", "--model", "reference", "--body", "{}", "--wait-for-capacity",
+                     "-1", "--outputs", str(outputs_file)]) == 2
+    assert "--wait-for-capacity -1: a number of seconds, 0 or more" in capsys.readouterr().err
+
+
+class OneEventStream:
+    """The stubbed runtime, its one stubbed event given as the stream botocore would iterate (a Stubber answers
+    an EventStream member with a single event's shape)."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+
+    def invoke_endpoint_with_response_stream(self, **params: Any) -> dict[str, Any]:
+        response = self.runtime.invoke_endpoint_with_response_stream(**params)
+        return {**response, "Body": [response["Body"]]}
+
+
+def test_a_stream_waits_for_a_copy_before_its_first_byte(dev: tuple[Path, StackOutputs],
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    outputs_file, _ = dev
+    runtime, stub = stubbed("sagemaker-runtime")
+    request = {"EndpointName": "hoist-dev", "InferenceComponentName": "hoist-dev-reference-int8",
+               "Body": b'{"prompt": "1+2", "stream": true}', "ContentType": "application/json",
+               "Accept": "text/event-stream"}
+    stub.add_client_error("invoke_endpoint_with_response_stream", "ValidationError", NO_CAPACITY, 400,
+                          expected_params=request)
+    event = {"PayloadPart": {"Bytes": b'data: {"choices": [{"text": "3"}]}\n\ndata: [DONE]\n\n'}}
+    stub.add_response("invoke_endpoint_with_response_stream", {"Body": event, "ContentType": "text/event-stream"},
+                      request)
+    fake = FakeTime()
+    monkeypatch.setattr(capacity, "time", fake)
+    monkeypatch.setattr(boto3, "client", lambda *args, **kwargs: OneEventStream(runtime))
+    with stub:
+        assert cli.main(["invoke", "--stack", "dev", "--model", "reference-int8", "--body", '{"prompt": "1+2"}',
+                         "--stream", "--outputs", str(outputs_file)]) == 0
+    stub.assert_no_pending_responses()
+    captured = capsys.readouterr()
+    assert captured.out == "3\n" and fake.slept == [5.0]
+    assert "no copy of reference-int8 is running" in captured.err
