@@ -736,3 +736,10 @@ https://docs.aws.amazon.com/sagemaker/latest/dg/inference-monitoring.html). Read
 PromQL and OTLP ingestion were a public preview then."""
 ENDPOINT_LABEL = "aws.sagemaker.endpoint.name"
 VARIANT_LABEL = "aws.sagemaker.variant.name"
+COMPONENT_LABEL = "aws.sagemaker.inference_component.name"
+"""An inference component's engine metrics carry its name: "OpenTelemetry metrics include labels (attributes)
+that identify the resource associated with each data point" -- among them ``aws.sagemaker.inference_component.name``,
+"Inference component name" (https://docs.aws.amazon.com/sagemaker/latest/dg/inference-monitoring.html, read
+2026-12-02). MetricsConfig is the endpoint configuration's, so a shared endpoint enables it for all its models;
+AWS's own example queries an inference component's TTFT P99 by this label (AWS Machine Learning blog, "Monitor and
+debug generative AI inference with SageMaker detailed metrics and Insights dashboard on CloudWatch", 2026-06)."""
