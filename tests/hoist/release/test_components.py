@@ -300,3 +300,27 @@ def test_a_stream_waits_for_a_copy_before_its_first_byte(dev: tuple[Path, StackO
     captured = capsys.readouterr()
     assert captured.out == "3\n" and fake.slept == [5.0]
     assert "no copy of reference-int8 is running" in captured.err
+
+
+def test_a_rolled_back_llm_component_names_its_engine_alarm(stacks_copy: Path, fake_aws_credentials: None) -> None:
+    """An LLM's update rolls back on vLLM's token latencies too: the one that fired is named."""
+    from tests.infra.test_inference_components import GPU_COMPONENTS, LLM_DIGEST, stack_with
+
+    plan = stack_with(stacks_copy, "dev", {**GPU_COMPONENTS, "allow_apply": True}, llm=LLM_DIGEST)
+    outputs = from_mapping(plan.outputs, "offline")
+    previous = components.promote("dev", "assistant", "llm/assistant-8b/2026-12-02/", None, "vllm")
+    sagemaker, sm_stub = stubbed("sagemaker")
+    cloudwatch, cw_stub = stubbed("cloudwatch")
+    sm_stub.add_response("describe_inference_component", {
+        **described("Failed", ""), "InferenceComponentName": "hoist-dev-assistant",
+        "Specification": {"ModelName": "assistant-model-1"}}, {"InferenceComponentName": "hoist-dev-assistant"})
+    names = ["hoist-dev-assistant-5xx-errors", "hoist-dev-assistant-p99-ttft", "hoist-dev-assistant-p99-inter-token"]
+    cw_stub.add_response("describe_alarms", {"MetricAlarms": [
+        {"AlarmName": "hoist-dev-assistant-p99-ttft", "StateValue": "ALARM"},
+        {"AlarmName": "hoist-dev-assistant-5xx-errors", "StateValue": "OK"}]}, {"AlarmNames": names})
+    with sm_stub, cw_stub, pytest.raises(DeployError) as error:
+        components.apply("dev", load_stack("dev"), outputs, "assistant", previous, sagemaker=sagemaker,
+                         cloudwatch=cloudwatch, up=lambda stack: None, sleep=lambda _: None)
+    assert "alarm hoist-dev-assistant-p99-ttft fired" in str(error.value)
+    assert stack_files.stack_file("dev").read_text() == previous
+    cw_stub.assert_no_pending_responses()
