@@ -156,6 +156,11 @@ def invoke(args: argparse.Namespace) -> int:
     wait = capacity.CapacityWait(args.model or target, args.wait_for_capacity,
                                  say=lambda line: print(f"hoist invoke: {line}", file=sys.stderr)) \
         if component else None
+    if component and capacity.copies_running(boto3.client("sagemaker", region_name=outputs.region), component) == 0:
+        waiting = f"waiting up to {args.wait_for_capacity} s" if args.wait_for_capacity else "not waiting"
+        print(f"hoist invoke: {args.model or target} has no copy running (scaled to zero); SageMaker starts one "
+              f"when this call is refused, which takes several minutes ({waiting}: --wait-for-capacity)",
+              file=sys.stderr)
     runtime = boto3.client("sagemaker-runtime", region_name=outputs.region)
     started = time.perf_counter()
     try:

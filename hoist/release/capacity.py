@@ -18,9 +18,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from hoist.errors import CommandFailed
 
@@ -42,6 +42,17 @@ def no_capacity(exc: ClientError) -> bool:
     """Whether SageMaker refused the call because the component has no copy running."""
     error = exc.response.get("Error", {})
     return error.get("Code") == "ValidationError" and NO_CAPACITY in str(error.get("Message", "")).lower()
+
+
+def copies_running(sagemaker: Any, component: str) -> int | None:
+    """DescribeInferenceComponent's ``RuntimeConfig.CurrentCopyCount``, to say up front that a model is at zero;
+    None when it cannot be read (a caller may invoke without leave to describe): the call then says so itself."""
+    try:
+        described = sagemaker.describe_inference_component(InferenceComponentName=component)
+    except (BotoCoreError, ClientError):
+        return None
+    count = (described.get("RuntimeConfig") or {}).get("CurrentCopyCount")
+    return count if isinstance(count, int) else None
 
 
 @dataclass

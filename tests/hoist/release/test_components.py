@@ -126,6 +126,21 @@ def test_a_component_that_takes_the_new_artifact_keeps_the_promotion(dev: tuple[
     assert shared is not None and shared.models["reference"].model_key == "runs/good/model.tar.gz"
 
 
+def copies(count: int) -> Any:
+    """A SageMaker client whose component reports ``count`` copies running (DescribeInferenceComponent)."""
+    sagemaker, stub = stubbed("sagemaker")
+    stub.add_response("describe_inference_component", {
+        **described("InService", ""), "InferenceComponentName": "hoist-dev-reference-int8",
+        "RuntimeConfig": {"DesiredCopyCount": count, "CurrentCopyCount": count}},
+        {"InferenceComponentName": "hoist-dev-reference-int8"})
+    stub.activate()
+    return sagemaker
+
+
+def by_service(runtime: Any, sagemaker: Any) -> Any:
+    return lambda service, *args, **kwargs: sagemaker if service == "sagemaker" else runtime
+
+
 def _answer(text: str) -> dict[str, Any]:
     return {"Body": StreamingBody(io.BytesIO(text.encode()), len(text)), "ContentType": "application/json"}
 
@@ -137,7 +152,7 @@ def test_invoke_model_names_its_inference_component(dev: tuple[Path, StackOutput
     stub.add_response("invoke_endpoint", _answer('{"outputs": ["3"]}'), {
         "EndpointName": "hoist-dev", "InferenceComponentName": "hoist-dev-reference-int8",
         "Body": b'{"inputs": ["1+2"]}', "ContentType": "application/json", "Accept": "application/json"})
-    monkeypatch.setattr(boto3, "client", lambda *args, **kwargs: runtime)
+    monkeypatch.setattr(boto3, "client", by_service(runtime, copies(1)))
     with stub:
         assert cli.main(["invoke", "--stack", "dev", "--model", "reference-int8", "--body", '{"inputs": ["1+2"]}',
                          "--outputs", str(outputs_file)]) == 0
@@ -189,10 +204,11 @@ class FakeTime:
         self.now += seconds
 
 
-def _invoke_dev(outputs_file: Path, monkeypatch: pytest.MonkeyPatch, runtime: Any, *argv: str) -> tuple[int, FakeTime]:
+def _invoke_dev(outputs_file: Path, monkeypatch: pytest.MonkeyPatch, runtime: Any, *argv: str,
+                running: int = 0) -> tuple[int, FakeTime]:
     fake = FakeTime()
     monkeypatch.setattr(capacity, "time", fake)
-    monkeypatch.setattr(boto3, "client", lambda *args, **kwargs: runtime)
+    monkeypatch.setattr(boto3, "client", by_service(runtime, copies(running)))
     code = cli.main(["invoke", "--stack", "dev", "--model", "reference-int8", "--body", '{"inputs": ["1+2"]}',
                      "--outputs", str(outputs_file), *argv])
     return code, fake
@@ -213,7 +229,9 @@ def test_invoke_waits_while_a_model_at_zero_starts_a_copy(dev: tuple[Path, Stack
     assert fake.slept == [5.0, 10.0]
     captured = capsys.readouterr()
     assert captured.out == '{"outputs": ["3"]}\n'
-    waiting = [line for line in captured.err.splitlines() if "no copy" in line]
+    assert ("hoist invoke: reference-int8 has no copy running (scaled to zero); SageMaker starts one when this call "
+            "is refused, which takes several minutes (waiting up to 900 s: --wait-for-capacity)") in captured.err
+    waiting = [line for line in captured.err.splitlines() if "no copy of" in line]
     assert waiting == [
         "hoist invoke: no copy of reference-int8 is running; SageMaker is starting one (scale from zero) — "
         "waiting, 0 s so far",
@@ -233,7 +251,7 @@ def test_any_other_error_fails_at_once(code: str, message: str, dev: tuple[Path,
     runtime, stub = stubbed("sagemaker-runtime")
     stub.add_client_error("invoke_endpoint", code, message, 400, expected_params=INVOKE)
     with stub:
-        exit_code, fake = _invoke_dev(outputs_file, monkeypatch, runtime)
+        exit_code, fake = _invoke_dev(outputs_file, monkeypatch, runtime, running=1)
     assert exit_code == 1 and fake.slept == []
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert "invoking hoist-dev-reference-int8 failed" in error and code in error and "no copy" not in error
@@ -292,7 +310,7 @@ def test_a_stream_waits_for_a_copy_before_its_first_byte(dev: tuple[Path, StackO
                       request)
     fake = FakeTime()
     monkeypatch.setattr(capacity, "time", fake)
-    monkeypatch.setattr(boto3, "client", lambda *args, **kwargs: OneEventStream(runtime))
+    monkeypatch.setattr(boto3, "client", by_service(OneEventStream(runtime), copies(0)))
     with stub:
         assert cli.main(["invoke", "--stack", "dev", "--model", "reference-int8", "--body", '{"prompt": "1+2"}',
                          "--stream", "--outputs", str(outputs_file)]) == 0
@@ -324,3 +342,21 @@ def test_a_rolled_back_llm_component_names_its_engine_alarm(stacks_copy: Path, f
     assert "alarm hoist-dev-assistant-p99-ttft fired" in str(error.value)
     assert stack_files.stack_file("dev").read_text() == previous
     cw_stub.assert_no_pending_responses()
+
+
+def test_a_caller_who_may_not_describe_the_component_still_gets_the_wait(
+        dev: tuple[Path, StackOutputs], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    outputs_file, _ = dev
+    sagemaker, sm_stub = stubbed("sagemaker")
+    sm_stub.add_client_error("describe_inference_component", "AccessDeniedException", "not authorized", 400)
+    runtime, stub = stubbed("sagemaker-runtime")
+    stub.add_client_error("invoke_endpoint", "ValidationError", NO_CAPACITY, 400, expected_params=INVOKE)
+    stub.add_response("invoke_endpoint", _answer('{"outputs": ["3"]}'), INVOKE)
+    monkeypatch.setattr(capacity, "time", FakeTime())
+    monkeypatch.setattr(boto3, "client", by_service(runtime, sagemaker))
+    with sm_stub, stub:
+        assert cli.main(["invoke", "--stack", "dev", "--model", "reference-int8", "--body", '{"inputs": ["1+2"]}',
+                         "--outputs", str(outputs_file)]) == 0
+    err = capsys.readouterr().err
+    assert "has no copy running" not in err and "no copy of reference-int8 is running" in err
+    sm_stub.assert_no_pending_responses()
