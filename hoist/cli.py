@@ -93,6 +93,9 @@ def _add_release(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     invoke.add_argument("--accept", default="application/json", help="accepted response type")
     invoke.add_argument("--stream", action="store_true",
                         help="stream an LLM's answer (an OpenAI chat or completion body) as its tokens arrive")
+    invoke.add_argument("--wait-for-capacity", type=int, default=900, metavar="SECONDS",
+                        help="how long to wait for a model that has scaled to zero while SageMaker starts a copy "
+                             "(default: 900; 0: fail at once)")
     _outputs_source(invoke)
     invoke.set_defaults(handler="deploy:invoke")
 

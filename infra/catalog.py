@@ -728,6 +728,16 @@ API_RULES: dict[str, ApiRule] = {
         quote="The value must be between 5% to 50% of the copy count of the inference component.",
         read=COMPONENT_RULES_READ, enforced_by="config:inference_components.rollout_batch_percent",
         why_botocore_misses="CapacitySizeValue has only a minimum of 1"),
+    "invoke-at-zero-copies": ApiRule(
+        rule="A component at zero copies refuses calls (ValidationError, 'Inference Component has no capacity to "
+             "process this request') for minutes while a copy starts; hoist invoke retries only that refusal",
+        url=_ZERO_INSTANCES,
+        quote="Be aware that the provisioning process takes several minutes. During that time, any attempts to "
+              "invoke the endpoint will produce an error.",
+        read=COMPONENT_RULES_READ, enforced_by="request:hoist.release.capacity",
+        why_botocore_misses="the runtime model answers any bad request with ValidationError; only the message "
+                            "(quoted by AWS's scale-to-zero launch blog, see hoist/release/capacity.py) says "
+                            "that no copy is running"),
 }
 """Rules a real account enforces (or silently ignores) that neither botocore's models nor Pulumi's mocks
 check, each with its documentation and where hoist enforces it. A test trips every row."""
@@ -743,3 +753,10 @@ https://docs.aws.amazon.com/sagemaker/latest/dg/inference-monitoring.html). Read
 PromQL and OTLP ingestion were a public preview then."""
 ENDPOINT_LABEL = "aws.sagemaker.endpoint.name"
 VARIANT_LABEL = "aws.sagemaker.variant.name"
+COMPONENT_LABEL = "aws.sagemaker.inference_component.name"
+"""An inference component's engine metrics carry its name: "OpenTelemetry metrics include labels (attributes)
+that identify the resource associated with each data point" -- among them ``aws.sagemaker.inference_component.name``,
+"Inference component name" (https://docs.aws.amazon.com/sagemaker/latest/dg/inference-monitoring.html, read
+2026-12-02). MetricsConfig is the endpoint configuration's, so a shared endpoint enables it for all its models;
+AWS's own example queries an inference component's TTFT P99 by this label (AWS Machine Learning blog, "Monitor and
+debug generative AI inference with SageMaker detailed metrics and Insights dashboard on CloudWatch", 2026-06)."""

@@ -651,6 +651,14 @@ class ComponentModelConfig(_Frozen):
     target_concurrent_requests_per_copy: int = Field(
         4, ge=1, le=4096, description="Autoscaling target: requests in flight per copy (high resolution).",
     )
+    ttft_p99_alarm_ms: int = Field(
+        2000, ge=1, le=600_000, description="vLLM: roll the model's update back when the engine's p99 time to first "
+                                            "token exceeds this (its Prometheus metric, published by SageMaker).",
+    )
+    inter_token_p99_alarm_ms: int = Field(
+        200, ge=1, le=60_000, description="vLLM: roll the model's update back when the engine's p99 latency between "
+                                          "output tokens exceeds this.",
+    )
 
     @field_validator("model_key")
     @classmethod

@@ -207,6 +207,13 @@ def _component_alarms_bound(resources: list[PolicyResource]) -> Iterable[tuple[s
             if alarm is None:
                 yield f"rollback alarm {ref.get('alarmName')} is not defined in this stack", component
                 continue
+            query = _promql(alarm)
+            if query is not None:
+                # The engine's series carry the component's name as a label: it must select this one's.
+                if f'"{catalog.COMPONENT_LABEL}"="{name}"' not in query:
+                    yield (f"rollback alarm {alarm.props.get('name')}'s query does not select "
+                           f'"{catalog.COMPONENT_LABEL}"="{name}", the model it guards'), component
+                continue
             dimensions = decoded(alarm.props.get("dimensions")) or {}
             if dimensions.get("InferenceComponentName") != name:
                 watched = dimensions.get("InferenceComponentName")
@@ -221,7 +228,8 @@ def _promql(alarm: PolicyResource) -> str | None:
 
 
 def _llm_engine_metrics(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyResource]]:
-    """An endpoint serving vLLM publishes the engine's metrics and rolls back on its token latencies."""
+    """An endpoint serving vLLM publishes the engine's metrics and rolls back on its token latencies; so does each
+    vLLM model of a shared endpoint (an inference component), on its own series."""
     llm_models = {m.urn for m in of_type(resources, MODEL)
                   if "SM_VLLM_MODEL" in ((m.props.get("primaryContainer") or {}).get("environment") or {})}
     if not llm_models:
@@ -232,23 +240,41 @@ def _llm_engine_metrics(resources: list[PolicyResource]) -> Iterable[tuple[str, 
             # The variants name the model by its (generated) name: follow the dependency, not the value.
             if targets(config, "productionVariants") & llm_models:
                 llm_configs.append(config)
-                metrics = config.props.get("metricsConfig") or {}
-                if metrics.get("enableDetailedObservability") is not True:
-                    yield ("an endpoint serving vLLM must publish the engine's metrics (time to first token, between "
-                           "tokens): metricsConfig.enableDetailedObservability true"), config
-    serving_llm = {c.urn for c in llm_configs}
     alarms = {a.props.get("name"): a for a in of_type(resources, ALARM)}
+    serving_llm = {c.urn for c in llm_configs}
     for endpoint in of_type(resources, ENDPOINT):
-        if not targets(endpoint, "endpointConfigName") & serving_llm:
+        if targets(endpoint, "endpointConfigName") & serving_llm:
+            yield from _rolls_back_on_engine_latency(endpoint, alarms, "an endpoint serving vLLM")
+    # A shared endpoint's configuration names no model: its components do (specification.modelName).
+    endpoints = {e.urn: e for e in of_type(resources, ENDPOINT)}
+    configs = {c.urn: c for typ in ENDPOINT_CONFIGS for c in of_type(resources, typ)}
+    for component in of_type(resources, INFERENCE_COMPONENT):
+        if not targets(component, "specification") & llm_models:
             continue
-        deployment = decoded(endpoint.props.get("deploymentConfig")) or {}
-        rollback = [alarms.get(ref.get("alarmName")) for ref in
-                    as_list((deployment.get("autoRollbackConfiguration") or {}).get("alarms"))]
-        watched = " ".join(q for a in rollback if a is not None and (q := _promql(a)) is not None)
-        for what, metric in catalog.VLLM_LATENCY_HISTOGRAMS.items():
-            if f'"{metric}"' not in watched:
-                yield (f"an endpoint serving vLLM must roll back on the engine's {what} latency: no rollback alarm "
-                       f"queries {metric}"), endpoint
+        yield from _rolls_back_on_engine_latency(component, alarms, "a vLLM model's component")
+        for endpoint_urn in targets(component, "endpointName"):
+            shared = endpoints.get(endpoint_urn)
+            for config_urn in targets(shared, "endpointConfigName") if shared else set():
+                if config_urn in configs and configs[config_urn] not in llm_configs:
+                    llm_configs.append(configs[config_urn])
+    for config in llm_configs:
+        metrics = config.props.get("metricsConfig") or {}
+        if metrics.get("enableDetailedObservability") is not True:
+            yield ("an endpoint serving vLLM must publish the engine's metrics (time to first token, between "
+                   "tokens): metricsConfig.enableDetailedObservability true"), config
+
+
+def _rolls_back_on_engine_latency(guarded: PolicyResource, alarms: Mapping[Any, PolicyResource],
+                                  what_it_is: str) -> Iterable[tuple[str, PolicyResource]]:
+    """``guarded`` (an endpoint or a component) rolls back on PromQL alarms over both vLLM latency histograms."""
+    deployment = decoded(guarded.props.get("deploymentConfig")) or {}
+    rollback = [alarms.get(ref.get("alarmName")) for ref in
+                as_list((deployment.get("autoRollbackConfiguration") or {}).get("alarms"))]
+    watched = " ".join(q for a in rollback if a is not None and (q := _promql(a)) is not None)
+    for what, metric in catalog.VLLM_LATENCY_HISTOGRAMS.items():
+        if f'"{metric}"' not in watched:
+            yield (f"{what_it_is} must roll back on the engine's {what} latency: no rollback alarm queries "
+                   f"{metric}"), guarded
 
 
 TOPIC = "aws:sns/topic:Topic"
@@ -281,8 +307,9 @@ POLICIES = (
     resource_policy("sagemaker-prod-capacity", "Prod endpoint variants never run on fewer than 2 instances, and "
                     "never scale to zero",
                     ("SecurityHub:SageMaker.4",), (*ENDPOINT_CONFIGS, SCALABLE_TARGET), _capacity_in_prod),
-    stack_policy("sagemaker-llm-engine-metrics", "Endpoints serving vLLM publish the engine's metrics and roll "
-                 "back on its time to first token and inter-token latency", (), _llm_engine_metrics),
+    stack_policy("sagemaker-llm-engine-metrics", "Endpoints serving vLLM (alone or as inference components) "
+                 "publish the engine's metrics and roll back on its time to first token and inter-token latency", (),
+                 _llm_engine_metrics),
     stack_policy("sagemaker-safe-rollout",
                  "Endpoints roll out blue/green, roll back on 2+ alarms and keep autoscaled capacity; inference "
                  "components roll and roll back on an alarm", (), _safe_rollout),

@@ -16,7 +16,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hoist import outputs as stack_outputs
-from hoist.release import components, llm_chat
+from hoist.release import capacity, components, llm_chat
 from hoist.release import deploy as release
 from hoist.release import invoke as calls
 from hoist.release.llm_checks import check_llm_artifact
@@ -144,27 +144,40 @@ def _check_llm(args: argparse.Namespace, endpoint: EndpointConfig) -> dict[str, 
 
 def invoke(args: argparse.Namespace) -> int:
     body = calls.read_body(args.body)
+    if args.wait_for_capacity < 0:
+        raise ConfigError(f"--wait-for-capacity {args.wait_for_capacity}: a number of seconds, 0 or more "
+                          f"(0: do not wait for a model that has scaled to zero)")
     outputs = stack_outputs.load(args.stack, outputs_file=args.outputs, offline=args.offline)
     if outputs.endpoint is None:
         raise ConfigError(f"stack {args.stack} exports no endpoint")
     component = _component(args.stack, outputs.endpoint, args.model)
     target = component or outputs.endpoint.name
+    # Only a component can have no copy running (a single-model endpoint keeps at least one instance).
+    wait = capacity.CapacityWait(args.model or target, args.wait_for_capacity,
+                                 say=lambda line: print(f"hoist invoke: {line}", file=sys.stderr)) \
+        if component else None
+    if component and capacity.copies_running(boto3.client("sagemaker", region_name=outputs.region), component) == 0:
+        waiting = f"waiting up to {args.wait_for_capacity} s" if args.wait_for_capacity else "not waiting"
+        print(f"hoist invoke: {args.model or target} has no copy running (scaled to zero); SageMaker starts one "
+              f"when this call is refused, which takes several minutes ({waiting}: --wait-for-capacity)",
+              file=sys.stderr)
     runtime = boto3.client("sagemaker-runtime", region_name=outputs.region)
     started = time.perf_counter()
     try:
         if args.stream:
-            for piece in calls.invoke_stream(runtime, outputs.endpoint.name, body, component):
+            for piece in calls.invoke_stream(runtime, outputs.endpoint.name, body, component, wait):
                 sys.stdout.write(piece)
                 sys.stdout.flush()
             sys.stdout.write("\n")
-            latency = (time.perf_counter() - started) * 1000
+            latency = (time.perf_counter() - started) * 1000 - (wait.waited_s * 1000 if wait else 0)
         else:
             answer, latency = calls.invoke(runtime, outputs.endpoint.name, body, args.content_type, args.accept,
-                                           component)
+                                           component, wait)
             sys.stdout.write(answer + "\n")
     except (BotoCoreError, ClientError) as exc:
         raise calls.InvokeError(f"invoking {target} failed: {exc}") from None
-    print(f"hoist invoke: {target} answered in {latency:.1f} ms", file=sys.stderr)
+    waited = f" (after {wait.waited_s:.0f} s waiting for a copy to start)" if wait and wait.waited_s >= 1 else ""
+    print(f"hoist invoke: {target} answered in {latency:.1f} ms{waited}", file=sys.stderr)
     return 0
 
 

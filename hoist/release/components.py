@@ -17,7 +17,7 @@ from typing import Any
 from hoist import stack_edits
 from hoist.outputs import StackOutputs
 from hoist.release.deploy import DeployError, firing_alarms, pulumi_up
-from infra.components.inference_components import rollback_alarm_name
+from infra.components.inference_components import rollback_alarm_names
 from infra.config import ComponentModelConfig, InferenceComponentsConfig, StackConfig
 
 IN_PROGRESS = frozenset({"Creating", "Updating"})
@@ -90,9 +90,8 @@ def apply(stack: str, cfg: StackConfig, outputs: StackOutputs, model: str, previ
     kept = rollout.statuses[-1] == "InService" and (promoted.llm is not None or rollout.artifact == wanted)
     if not kept:
         stack_edits.restore(stack, previous_text)
-        alarm = rollback_alarm_name(outputs.endpoint.name, model)
-        fired = firing_alarms(cloudwatch, [alarm])
-        cause = f"alarm {', '.join(fired)} fired" if fired else "its rollback alarm is not in ALARM now"
+        fired = firing_alarms(cloudwatch, rollback_alarm_names(outputs.endpoint.name, model, promoted.engine))
+        cause = f"alarm {', '.join(fired)} fired" if fired else "no rollback alarm is in ALARM now"
         raise DeployError(f"SageMaker rolled {component} back ({' -> '.join(rollout.statuses)}; it serves "
                           f"{rollout.artifact or 'nothing'}): {cause}; restored stacks/Pulumi.{stack}.yaml")
     return rollout

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hoist.errors import CommandFailed
+from hoist.release.capacity import CapacityWait
 
 
 class InvokeError(CommandFailed):
@@ -49,13 +50,18 @@ def streaming_body(body: bytes) -> bytes:
 
 
 def invoke(runtime: Any, endpoint: str, body: bytes, content_type: str, accept: str,
-           component: str | None = None) -> tuple[str, float]:
-    """Call the endpoint once; returns the answer's text and the round-trip latency in ms."""
-    started = time.perf_counter()
+           component: str | None = None, wait: CapacityWait | None = None) -> tuple[str, float]:
+    """Call the endpoint once; returns the answer's text and the round-trip latency in ms of the call that was
+    answered. With ``wait``, a model scaled to zero is called again until a copy answers (capacity.py)."""
     extra = {"InferenceComponentName": component} if component else {}
-    answer = runtime.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType=content_type, Accept=accept,
-                                     **extra)
-    latency = (time.perf_counter() - started) * 1000
+
+    def send() -> tuple[Any, float]:
+        started = time.perf_counter()
+        answer = runtime.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType=content_type,
+                                         Accept=accept, **extra)
+        return answer, (time.perf_counter() - started) * 1000
+
+    answer, latency = wait.call(send) if wait else send()
     return answer["Body"].read().decode(errors="replace"), latency
 
 
@@ -103,10 +109,17 @@ def text_pieces(events: Iterable[dict[str, Any]]) -> Iterator[str]:
                 yield str(piece)
 
 
-def invoke_stream(runtime: Any, endpoint: str, body: bytes, component: str | None = None) -> Iterator[str]:
-    """Stream an LLM's answer from the endpoint, piece by piece as the tokens arrive."""
+def invoke_stream(runtime: Any, endpoint: str, body: bytes, component: str | None = None,
+                  wait: CapacityWait | None = None) -> Iterator[str]:
+    """Stream an LLM's answer from the endpoint, piece by piece as the tokens arrive. A model at zero refuses
+    the call itself, before any byte: with ``wait``, that call is made again until a copy answers."""
     extra = {"InferenceComponentName": component} if component else {}
-    response = runtime.invoke_endpoint_with_response_stream(
-        EndpointName=endpoint, Body=streaming_body(body), ContentType="application/json",
-        Accept="text/event-stream", **extra)
+    request = streaming_body(body)
+
+    def send() -> Any:
+        return runtime.invoke_endpoint_with_response_stream(
+            EndpointName=endpoint, Body=request, ContentType="application/json", Accept="text/event-stream",
+            **extra)
+
+    response = wait.call(send) if wait else send()
     yield from text_pieces(sse_data(payload_parts(response["Body"])))

@@ -73,11 +73,33 @@ def alarm_names(endpoint_name: str, engine: str = "classic") -> dict[str, str]:
             **{what: f"{endpoint_name}-{VARIANT}-p99-{what}" for what in latencies}}
 
 
-def p99_query(metric: str, endpoint_name: str, threshold_s: float) -> str:
-    """A PromQL instant query that returns the variant's p99 of an engine histogram when it exceeds ``threshold_s``.
-    Names with ':' and '.' are quoted (CloudWatch PromQL, Prometheus 3 UTF-8 names)."""
-    series = f'{{"{metric}", "{catalog.ENDPOINT_LABEL}"="{endpoint_name}", "{catalog.VARIANT_LABEL}"="{VARIANT}"}}'
+def p99_query(metric: str, labels: dict[str, str], threshold_s: float) -> str:
+    """A PromQL instant query that returns the p99 of an engine histogram, over the series ``labels`` select
+    (a variant, or an inference component), when it exceeds ``threshold_s``. Names with ':' and '.' are quoted
+    (CloudWatch PromQL, Prometheus 3 UTF-8 names)."""
+    selector = ", ".join(f'"{label}"="{value}"' for label, value in labels.items())
+    series = f'{{"{metric}", {selector}}}'
     return f"histogram_quantile(0.99, sum(rate({series}[{PROMQL_WINDOW}]))) > {threshold_s:g}"
+
+
+def engine_latency_alarms(name: str, alarm_prefix: str, labels: dict[str, str], thresholds_ms: dict[str, int],
+                          guarded: str, actions: list[pulumi.Input[str]],
+                          opts: pulumi.ResourceOptions) -> dict[str, aws.cloudwatch.MetricAlarm]:
+    """vLLM's rollback alarms, by ``catalog.VLLM_LATENCY_HISTOGRAMS`` key: the engine's own p99 time to first
+    token and between tokens, queried with PromQL from what detailed observability publishes. Named
+    ``<alarm_prefix>-p99-<what>``; a single-model endpoint selects its variant, a shared one each component."""
+    alarms = {}
+    for what, metric in catalog.VLLM_LATENCY_HISTOGRAMS.items():
+        alarms[what] = aws.cloudwatch.MetricAlarm(
+            f"{name}-p99-{what}", name=f"{alarm_prefix}-p99-{what}",
+            # A PromQL alarm: each breaching series is a contributor; two minutes breaching is ALARM.
+            evaluation_criteria={"promql_criteria": {
+                "query": p99_query(metric, labels, thresholds_ms[what] / 1000),
+                "pending_period": 120, "recovery_period": 300}},
+            evaluation_interval=METRIC_PUBLISH_S, alarm_actions=actions, ok_actions=actions,
+            alarm_description=f"{guarded} p99 {what} latency over {thresholds_ms[what]} ms (vLLM's own histogram); "
+                              "rolls back a rollout", opts=opts)
+    return alarms
 
 
 def traffic_routing(config: EndpointConfig) -> aws_native.sagemaker.EndpointTrafficRoutingConfigArgsDict:
@@ -248,17 +270,9 @@ class Endpoint(pulumi.ComponentResource):
                 alarm_description=f"{endpoint_name}/{VARIANT} answers 5XX errors; rolls back a rollout", opts=child)}
         if config.engine == "vllm":
             thresholds = {"ttft": config.ttft_p99_alarm_ms, "inter-token": config.inter_token_p99_alarm_ms}
-            for what, metric in catalog.VLLM_LATENCY_HISTOGRAMS.items():
-                alarms[what] = aws.cloudwatch.MetricAlarm(
-                    f"{name}-p99-{what}", name=names[what],
-                    # A PromQL alarm: each breaching series is a contributor; two minutes breaching is ALARM.
-                    evaluation_criteria={"promql_criteria": {
-                        "query": p99_query(metric, endpoint_name, thresholds[what] / 1000),
-                        "pending_period": 120, "recovery_period": 300}},
-                    evaluation_interval=METRIC_PUBLISH_S, alarm_actions=actions, ok_actions=actions,
-                    alarm_description=f"{endpoint_name}/{VARIANT} p99 {what} latency over {thresholds[what]} ms "
-                                      "(vLLM's own histogram); rolls back a rollout", opts=child)
-            return alarms
+            labels = {catalog.ENDPOINT_LABEL: endpoint_name, catalog.VARIANT_LABEL: VARIANT}
+            return {**alarms, **engine_latency_alarms(name, f"{endpoint_name}-{VARIANT}", labels, thresholds,
+                                                      f"{endpoint_name}/{VARIANT}", actions, child)}
         alarms["latency"] = aws.cloudwatch.MetricAlarm(
                 f"{name}-p99-latency", name=names["latency"], namespace="AWS/SageMaker",
                 metric_name="ModelLatency", dimensions=dimensions, extended_statistic="p99", period=60,

@@ -4,7 +4,9 @@
   of zero lets an idle endpoint release every instance), routing to the least busy copy, the execution role
   SageMaker uses to fetch each model, network isolation and the VPC placement.
 - Each model is an inference component with its own CPU cores, memory and GPUs per copy, its own copy-count
-  autoscaling on requests in flight per copy, and rolling updates that roll back on its own alarm.
+  autoscaling on requests in flight per copy, and rolling updates that roll back on its own alarms: 5XX errors,
+  and for an LLM vLLM's p99 time to first token and between tokens, which detailed observability publishes
+  labelled with the component's name (catalog.COMPONENT_LABEL).
 - A component's ArtifactUrl must be one tar.gz, so a classic model names its model.tar.gz there; an LLM (an
   uncompressed prefix) reaches its component through a SageMaker model with an uncompressed model data source.
 - A model that may idle at zero copies comes back through a step-scaling policy started by an alarm on
@@ -21,7 +23,13 @@ import pulumi_aws as aws
 import pulumi_aws_native as aws_native
 
 from infra import catalog
-from infra.components.endpoint import DATA_CAPTURE_PREFIX, VARIANT, model_prefix
+from infra.components.endpoint import (
+    DATA_CAPTURE_PREFIX,
+    METRIC_PUBLISH_S,
+    VARIANT,
+    engine_latency_alarms,
+    model_prefix,
+)
 from infra.components.iam import document, image_pull, sagemaker_vpc_placement, service_trust
 from infra.config import LLM_MODEL_DIR, ComponentModelConfig, InferenceComponentsConfig
 
@@ -59,6 +67,13 @@ def rollback_alarm_name(endpoint_name: str, model: str) -> str:
     return f"{component_name(endpoint_name, model)}-5xx-errors"
 
 
+def rollback_alarm_names(endpoint_name: str, model: str, engine: str) -> list[str]:
+    """Every alarm that rolls the model's update back: 5XX errors, and for vLLM the engine's p99 time to first
+    token and between tokens."""
+    latencies = [f"{component_name(endpoint_name, model)}-p99-{what}" for what in catalog.VLLM_LATENCY_HISTOGRAMS]
+    return [rollback_alarm_name(endpoint_name, model), *(latencies if engine == "vllm" else [])]
+
+
 def no_capacity_alarm_name(endpoint_name: str, model: str) -> str:
     return f"{component_name(endpoint_name, model)}-no-capacity"
 
@@ -94,7 +109,8 @@ class SharedEndpoint(pulumi.ComponentResource):
                                          "max_instance_count": config.max_instances},
             "routing_config": {"routing_strategy": "LEAST_OUTSTANDING_REQUESTS"},
         }
-        if any(m.engine == "vllm" for m in config.models.values()):
+        serves_llm = any(m.engine == "vllm" for m in config.models.values())
+        if serves_llm:
             variant["inference_ami_version"] = catalog.inference_ami_for()
         # The key encrypts EBS volumes only; with local NVMe (hardware-encrypted) it is left out.
         kms_key = None if catalog.has_local_nvme(config.instance_type) else args.kms_key_arn
@@ -116,6 +132,10 @@ class SharedEndpoint(pulumi.ComponentResource):
             vpc_config={"subnets": vpc["subnets"], "security_group_ids": vpc["security_group_ids"]},
             kms_key_id=kms_key,
             data_capture_config=capture,
+            # Detailed observability publishes each vLLM copy's own metrics, labelled with its component's name,
+            # which its rollback alarms query. It is the configuration's: on for every model, or for none.
+            metrics_config={"enable_detailed_observability": True,
+                            "metric_publish_frequency_in_seconds": METRIC_PUBLISH_S} if serves_llm else None,
             opts=pulumi.ResourceOptions(parent=self, provider=args.native_provider, depends_on=[self.policy]))
         self.endpoint = aws_native.sagemaker.Endpoint(
             f"{name}-endpoint",
@@ -135,14 +155,19 @@ class SharedEndpoint(pulumi.ComponentResource):
         config, endpoint_name = args.config, args.endpoint_name
         ic_name = component_name(endpoint_name, model_name)
         child = pulumi.ResourceOptions(parent=self)
-        alarm = aws.cloudwatch.MetricAlarm(
+        alarms = [aws.cloudwatch.MetricAlarm(
             f"{name}-{model_name}-5xx-errors", name=rollback_alarm_name(endpoint_name, model_name),
             namespace="AWS/SageMaker", metric_name="Invocation5XXErrors",
             dimensions={"InferenceComponentName": ic_name}, statistic="Sum", period=60, evaluation_periods=1,
             threshold=config.errors_5xx_alarm, comparison_operator="GreaterThanThreshold",
             treat_missing_data="notBreaching", alarm_actions=[args.alerts_topic_arn],
             ok_actions=[args.alerts_topic_arn],
-            alarm_description=f"{ic_name} answers 5XX errors; rolls back its update", opts=child)
+            alarm_description=f"{ic_name} answers 5XX errors; rolls back its update", opts=child)]
+        if model.engine == "vllm":
+            thresholds = {"ttft": model.ttft_p99_alarm_ms, "inter-token": model.inter_token_p99_alarm_ms}
+            labels = {catalog.ENDPOINT_LABEL: endpoint_name, catalog.COMPONENT_LABEL: ic_name}
+            alarms += engine_latency_alarms(f"{name}-{model_name}", ic_name, labels, thresholds, ic_name,
+                                            [args.alerts_topic_arn], child).values()
         download_s, startup_s = model.model_data_timeouts_s
         spec: aws_native.sagemaker.InferenceComponentSpecificationArgsDict = {
             "compute_resource_requirements": self._resources(model),
@@ -179,8 +204,8 @@ class SharedEndpoint(pulumi.ComponentResource):
                     "maximum_batch_size": {"type": "CAPACITY_PERCENT", "value": config.rollout_batch_percent},
                     "wait_interval_in_seconds": config.rollout_wait_s,
                     "maximum_execution_timeout_in_seconds": config.rollout_timeout_s},
-                "auto_rollback_configuration": {"alarms": [{"alarm_name": alarm.name}]}},
-            opts=pulumi.ResourceOptions(parent=self, provider=args.native_provider, depends_on=[alarm]))
+                "auto_rollback_configuration": {"alarms": [{"alarm_name": a.name} for a in alarms]}},
+            opts=pulumi.ResourceOptions(parent=self, provider=args.native_provider, depends_on=alarms))
         self._autoscaling(name, endpoint_name, model_name, model, component)
         return component
 

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import importlib
+import io
 import types
 import typing
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
 from pydantic import BaseModel
 
 from hoist.jobs import sagemaker as sagemaker_jobs
 from hoist.outputs import from_mapping
 from hoist.plan.policies import evaluate
 from hoist.plan.recording import PlannedResource
+from hoist.release import capacity, invoke
 from infra import catalog
 from infra.config import StackConfig
 from infra.stack_files import ConfigError, load_stack, parse
@@ -103,6 +110,25 @@ def _nvme_training_request_has_no_volume_key() -> bool:
     return True
 
 
+def _invoke_retries_only_the_no_copy_refusal() -> set[str]:
+    """Which refusals ``hoist invoke``'s wait retries (a botocore Stubber answers, then the call succeeds)."""
+    retried = set()
+    for code, message in (("ValidationError", "Inference Component has no capacity to process this request. "
+                                              "ApplicationAutoScaling may be in-progress (if configured)"),
+                          ("ValidationError", "Endpoint hoist-dev not found."), ("ModelError", "no capacity")):
+        client = boto3.client("sagemaker-runtime", region_name="us-east-1", aws_access_key_id="x",
+                              aws_secret_access_key="x")
+        stub = Stubber(client)
+        stub.add_client_error("invoke_endpoint", code, message, 400)
+        stub.add_response("invoke_endpoint", {"Body": StreamingBody(io.BytesIO(b"{}"), 2)})
+        wait = capacity.CapacityWait("reference", 60, say=lambda line: None, sleep=lambda s: None,
+                                     clock=lambda: 0.0)
+        with stub, contextlib.suppress(ClientError):
+            invoke.invoke(client, "hoist-dev", b"{}", "application/json", "application/json", "ic", wait)
+            retried.add(message)
+    return retried
+
+
 TRIPS: dict[str, Callable[[], None]] = {
     "kms-deletion-window": lambda: _expect("kms_deletion_window_days",
                                            _config_error("dev", "storage.kms_deletion_window_days", 5)),
@@ -143,6 +169,9 @@ TRIPS: dict[str, Callable[[], None]] = {
         "prod", "aws:codebuild/webhook:Webhook", set_input("filterGroups.0.filters", [
             {"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"}, {"type": "WORKFLOW_NAME", "pattern": "^deploy$"},
             {"type": "HEAD_REF", "pattern": "^refs/heads/main$"}]))),
+    "invoke-at-zero-copies": lambda: _expect_set(
+        {"Inference Component has no capacity to process this request. ApplicationAutoScaling may be in-progress "
+         "(if configured)"}, _invoke_retries_only_the_no_copy_refusal()),
     "sagemaker-hosting-two-azs": lambda: _expect("at least 2 availability zones", _config_error(
         "dev", "network.availability_zones", ["us-east-1a"])),
 }

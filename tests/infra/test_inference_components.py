@@ -21,7 +21,7 @@ from hoist.plan import components, cost, recording, report
 from hoist.plan.policies import evaluate
 from hoist.plan.recording import Plan, PlannedResource
 from infra import aws_shapes, catalog
-from infra.components.inference_components import COPY_DIMENSION
+from infra.components.inference_components import COPY_DIMENSION, rollback_alarm_names
 from infra.stack_files import ConfigError, load_stack, parse
 from tests.conftest import planned
 from tests.infra.aws_requests import TRANSLATORS, wire_numbers
@@ -188,6 +188,74 @@ def test_an_uncompressed_artifact_url_trips_the_component_policy(gpu_plan: Plan)
     report = evaluate(plan)
     assert report.tripped() == {"sagemaker-inference-component"}
     assert "single tar.gz" in report.violations[0].message
+
+
+def test_an_llm_component_rolls_back_on_the_engines_token_latencies(gpu_plan: Plan) -> None:
+    """The shared configuration publishes the engine's metrics; the LLM's update rolls back on its own p99 time to
+    first token and between tokens (PromQL on its component's series) as well as 5XX; the classic model on 5XX."""
+    found = requests(gpu_plan)
+    (config,) = [c for c in found["CreateEndpointConfig"] if "ExecutionRoleArn" in c]
+    assert config["MetricsConfig"] == {"EnableDetailedObservability": True, "MetricPublishFrequencyInSeconds": 60}
+    rollbacks = {u["InferenceComponentName"]: [a["AlarmName"] for a in
+                                                u["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]
+                 for u in found["UpdateInferenceComponent"]}
+    assert rollbacks == {
+        "hoist-dev-assistant": ["hoist-dev-assistant-5xx-errors", "hoist-dev-assistant-p99-ttft",
+                                "hoist-dev-assistant-p99-inter-token"],
+        "hoist-dev-reference": ["hoist-dev-reference-5xx-errors"]}
+    assert rollbacks["hoist-dev-assistant"] == rollback_alarm_names("hoist-dev", "assistant", "vllm")
+    promql = {a["AlarmName"]: a for a in found["PutMetricAlarm"] if "EvaluationCriteria" in a}
+    assert set(promql) == {"hoist-dev-assistant-p99-ttft", "hoist-dev-assistant-p99-inter-token"}
+    assert promql["hoist-dev-assistant-p99-ttft"]["EvaluationCriteria"]["PromQLCriteria"]["Query"] == (
+        'histogram_quantile(0.99, sum(rate({"vllm:time_to_first_token_seconds", '
+        '"aws.sagemaker.endpoint.name"="hoist-dev", "aws.sagemaker.inference_component.name"="hoist-dev-assistant"}'
+        '[5m]))) > 2')
+    assert promql["hoist-dev-assistant-p99-inter-token"]["EvaluationCriteria"]["PromQLCriteria"]["Query"].endswith(
+        "[5m]))) > 0.2")
+
+
+def test_a_classic_shared_endpoint_publishes_no_engine_metrics() -> None:
+    found = requests(planned("dev"))
+    (config,) = [c for c in found["CreateEndpointConfig"] if "ExecutionRoleArn" in c]
+    assert "MetricsConfig" not in config
+    assert not [a for a in found["PutMetricAlarm"] if "EvaluationCriteria" in a]
+
+
+def _without(suffix: str) -> Any:
+    def change(resource: PlannedResource) -> PlannedResource:
+        rollback = resource.inputs["deploymentConfig"]["autoRollbackConfiguration"]
+        rollback["alarms"] = [a for a in rollback["alarms"] if not a["alarmName"].endswith(suffix)]
+        return resource
+    return change
+
+
+def _selects(component: str) -> Any:
+    def change(resource: PlannedResource) -> PlannedResource:
+        criteria = resource.inputs["evaluationCriteria"]["promqlCriteria"]
+        criteria["query"] = criteria["query"].replace('"hoist-dev-assistant"', f'"{component}"')
+        return resource
+    return change
+
+
+@pytest.mark.parametrize(("typ", "name", "change", "policy", "says"), [
+    # The shared configuration stops publishing the engine's metrics its LLM's alarms query.
+    (NATIVE_CONFIG, "", set_input("metricsConfig.enableDetailedObservability", False), "sagemaker-llm-engine-metrics",
+     "must publish the engine's metrics"),
+    (NATIVE_CONFIG, "", set_input("metricsConfig", REMOVE), "sagemaker-llm-engine-metrics",
+     "must publish the engine's metrics"),
+    # The LLM's update rolls back on errors and time to first token only.
+    (COMPONENT, "assistant", _without("-p99-inter-token"), "sagemaker-llm-engine-metrics",
+     "a vLLM model's component must roll back on the engine's inter-token latency"),
+    # Its time-to-first-token alarm watches the other model's series.
+    (ALARM, "assistant-p99-ttft", _selects("hoist-dev-reference"), "sagemaker-rollback-alarms-bound",
+     '"aws.sagemaker.inference_component.name"="hoist-dev-assistant", the model it guards'),
+], ids=["metrics off", "no metrics config", "no inter-token rollback", "alarm on another component"])
+def test_an_llm_component_without_its_engine_alarms_trips(gpu_plan: Plan, typ: str, name: str, change: Any,
+                                                          policy: str, says: str) -> None:
+    assert evaluate(gpu_plan).violations == []
+    report = evaluate(mutate(gpu_plan, typ, change, name))
+    assert report.tripped() == {policy}
+    assert says in report.violations[0].message
 
 
 def test_prod_keeps_a_floor_of_two_instances(prod_plan: Plan) -> None:

@@ -35,6 +35,15 @@ class _StreamingEndpoint(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         sent = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.headers.get("X-Amz-Target", "").startswith("SageMaker."):
+            # The control plane (hoist invoke's DescribeInferenceComponent): a caller who may only invoke.
+            refusal = b'{"__type": "AccessDeniedException", "message": "not authorized"}'
+            self.send_response(400)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(refusal)))
+            self.end_headers()
+            self.wfile.write(refusal)
+            return
         self.requests.append((self.path, dict(self.headers), sent))
         self.send_response(200)
         self.send_header("Content-Type", "application/vnd.amazon.eventstream")

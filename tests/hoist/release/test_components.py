@@ -19,7 +19,7 @@ from moto import mock_aws
 from hoist import cli
 from hoist.outputs import StackOutputs, from_mapping
 from hoist.plan import recording
-from hoist.release import components
+from hoist.release import capacity, components
 from hoist.release.deploy import DeployError
 from infra import stack_files
 from infra.stack_files import load_stack
@@ -126,6 +126,21 @@ def test_a_component_that_takes_the_new_artifact_keeps_the_promotion(dev: tuple[
     assert shared is not None and shared.models["reference"].model_key == "runs/good/model.tar.gz"
 
 
+def copies(count: int) -> Any:
+    """A SageMaker client whose component reports ``count`` copies running (DescribeInferenceComponent)."""
+    sagemaker, stub = stubbed("sagemaker")
+    stub.add_response("describe_inference_component", {
+        **described("InService", ""), "InferenceComponentName": "hoist-dev-reference-int8",
+        "RuntimeConfig": {"DesiredCopyCount": count, "CurrentCopyCount": count}},
+        {"InferenceComponentName": "hoist-dev-reference-int8"})
+    stub.activate()
+    return sagemaker
+
+
+def by_service(runtime: Any, sagemaker: Any) -> Any:
+    return lambda service, *args, **kwargs: sagemaker if service == "sagemaker" else runtime
+
+
 def _answer(text: str) -> dict[str, Any]:
     return {"Body": StreamingBody(io.BytesIO(text.encode()), len(text)), "ContentType": "application/json"}
 
@@ -137,7 +152,7 @@ def test_invoke_model_names_its_inference_component(dev: tuple[Path, StackOutput
     stub.add_response("invoke_endpoint", _answer('{"outputs": ["3"]}'), {
         "EndpointName": "hoist-dev", "InferenceComponentName": "hoist-dev-reference-int8",
         "Body": b'{"inputs": ["1+2"]}', "ContentType": "application/json", "Accept": "application/json"})
-    monkeypatch.setattr(boto3, "client", lambda *args, **kwargs: runtime)
+    monkeypatch.setattr(boto3, "client", by_service(runtime, copies(1)))
     with stub:
         assert cli.main(["invoke", "--stack", "dev", "--model", "reference-int8", "--body", '{"inputs": ["1+2"]}',
                          "--outputs", str(outputs_file)]) == 0
@@ -164,3 +179,184 @@ def test_an_llm_model_is_promoted_from_its_prefix_only(stacks_copy: Path, capsys
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert "expected s3://" in error and "the exported LLM artifact's prefix" in error
     assert stack_files.stack_file("dev").read_text() == before
+
+
+# A model at zero: SageMaker refuses the call with this error while a copy starts (hoist/release/capacity.py).
+NO_CAPACITY = ("Inference Component has no capacity to process this request. ApplicationAutoScaling may be "
+               "in-progress (if configured) or try to increase the capacity by invoking "
+               "UpdateInferenceComponentRuntimeConfig API.")
+INVOKE = {"EndpointName": "hoist-dev", "InferenceComponentName": "hoist-dev-reference-int8",
+          "Body": b'{"inputs": ["1+2"]}', "ContentType": "application/json", "Accept": "application/json"}
+
+
+class FakeTime:
+    """A clock that moves only when slept on, so a wait of minutes takes no time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def _invoke_dev(outputs_file: Path, monkeypatch: pytest.MonkeyPatch, runtime: Any, *argv: str,
+                running: int = 0) -> tuple[int, FakeTime]:
+    fake = FakeTime()
+    monkeypatch.setattr(capacity, "time", fake)
+    monkeypatch.setattr(boto3, "client", by_service(runtime, copies(running)))
+    code = cli.main(["invoke", "--stack", "dev", "--model", "reference-int8", "--body", '{"inputs": ["1+2"]}',
+                     "--outputs", str(outputs_file), *argv])
+    return code, fake
+
+
+def test_invoke_waits_while_a_model_at_zero_starts_a_copy(dev: tuple[Path, StackOutputs],
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    outputs_file, _ = dev
+    runtime, stub = stubbed("sagemaker-runtime")
+    for _ in range(2):
+        stub.add_client_error("invoke_endpoint", "ValidationError", NO_CAPACITY, 400, expected_params=INVOKE)
+    stub.add_response("invoke_endpoint", _answer('{"outputs": ["3"]}'), INVOKE)
+    with stub:
+        code, fake = _invoke_dev(outputs_file, monkeypatch, runtime)
+    assert code == 0
+    stub.assert_no_pending_responses()
+    assert fake.slept == [5.0, 10.0]
+    captured = capsys.readouterr()
+    assert captured.out == '{"outputs": ["3"]}\n'
+    assert ("hoist invoke: reference-int8 has no copy running (scaled to zero); SageMaker starts one when this call "
+            "is refused, which takes several minutes (waiting up to 900 s: --wait-for-capacity)") in captured.err
+    waiting = [line for line in captured.err.splitlines() if "no copy of" in line]
+    assert waiting == [
+        "hoist invoke: no copy of reference-int8 is running; SageMaker is starting one (scale from zero) — "
+        "waiting, 0 s so far",
+        "hoist invoke: no copy of reference-int8 is running; SageMaker is starting one (scale from zero) — "
+        "waiting, 5 s so far"]
+    assert "answered in" in captured.err and "(after 15 s waiting for a copy to start)" in captured.err
+
+
+@pytest.mark.parametrize(("code", "message"), [
+    ("ValidationError", "Received client error (400) from primary with message \"Bad input\""),
+    ("ModelError", NO_CAPACITY),  # the same words under another code are not the no-copy refusal
+    ("ThrottlingException", "Rate exceeded"),
+])
+def test_any_other_error_fails_at_once(code: str, message: str, dev: tuple[Path, StackOutputs],
+                                       monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    outputs_file, _ = dev
+    runtime, stub = stubbed("sagemaker-runtime")
+    stub.add_client_error("invoke_endpoint", code, message, 400, expected_params=INVOKE)
+    with stub:
+        exit_code, fake = _invoke_dev(outputs_file, monkeypatch, runtime, running=1)
+    assert exit_code == 1 and fake.slept == []
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "invoking hoist-dev-reference-int8 failed" in error and code in error and "no copy" not in error
+
+
+@pytest.mark.parametrize(("wait", "slept", "says"), [
+    ("60", [5.0, 10.0, 20.0, 25.0], "no copy of reference-int8 came up within --wait-for-capacity 60 s (60 s waited)"),
+    ("0", [], "no copy of reference-int8 is running; SageMaker is starting one (scale from zero, several minutes): "
+              "retry later, or pass --wait-for-capacity SECONDS"),
+])
+def test_the_wait_is_bounded(wait: str, slept: list[float], says: str, dev: tuple[Path, StackOutputs],
+                             monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    outputs_file, _ = dev
+    runtime, stub = stubbed("sagemaker-runtime")
+    for _ in range(len(slept) + 1):
+        stub.add_client_error("invoke_endpoint", "ValidationError", NO_CAPACITY, 400, expected_params=INVOKE)
+    with stub:
+        code, fake = _invoke_dev(outputs_file, monkeypatch, runtime, "--wait-for-capacity", wait)
+    assert code == 1 and fake.slept == slept
+    stub.assert_no_pending_responses()
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert says in error
+
+
+def test_a_negative_wait_is_refused(dev: tuple[Path, StackOutputs], capsys: pytest.CaptureFixture[str]) -> None:
+    outputs_file, _ = dev
+    assert cli.main(["invoke", "--stack", "dev", "--model", "reference", "--body", "{}", "--wait-for-capacity",
+                     "-1", "--outputs", str(outputs_file)]) == 2
+    assert "--wait-for-capacity -1: a number of seconds, 0 or more" in capsys.readouterr().err
+
+
+class OneEventStream:
+    """The stubbed runtime, its one stubbed event given as the stream botocore would iterate (a Stubber answers
+    an EventStream member with a single event's shape)."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+
+    def invoke_endpoint_with_response_stream(self, **params: Any) -> dict[str, Any]:
+        response = self.runtime.invoke_endpoint_with_response_stream(**params)
+        return {**response, "Body": [response["Body"]]}
+
+
+def test_a_stream_waits_for_a_copy_before_its_first_byte(dev: tuple[Path, StackOutputs],
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    outputs_file, _ = dev
+    runtime, stub = stubbed("sagemaker-runtime")
+    request = {"EndpointName": "hoist-dev", "InferenceComponentName": "hoist-dev-reference-int8",
+               "Body": b'{"prompt": "1+2", "stream": true}', "ContentType": "application/json",
+               "Accept": "text/event-stream"}
+    stub.add_client_error("invoke_endpoint_with_response_stream", "ValidationError", NO_CAPACITY, 400,
+                          expected_params=request)
+    event = {"PayloadPart": {"Bytes": b'data: {"choices": [{"text": "3"}]}\n\ndata: [DONE]\n\n'}}
+    stub.add_response("invoke_endpoint_with_response_stream", {"Body": event, "ContentType": "text/event-stream"},
+                      request)
+    fake = FakeTime()
+    monkeypatch.setattr(capacity, "time", fake)
+    monkeypatch.setattr(boto3, "client", by_service(OneEventStream(runtime), copies(0)))
+    with stub:
+        assert cli.main(["invoke", "--stack", "dev", "--model", "reference-int8", "--body", '{"prompt": "1+2"}',
+                         "--stream", "--outputs", str(outputs_file)]) == 0
+    stub.assert_no_pending_responses()
+    captured = capsys.readouterr()
+    assert captured.out == "3\n" and fake.slept == [5.0]
+    assert "no copy of reference-int8 is running" in captured.err
+
+
+def test_a_rolled_back_llm_component_names_its_engine_alarm(stacks_copy: Path, fake_aws_credentials: None) -> None:
+    """An LLM's update rolls back on vLLM's token latencies too: the one that fired is named."""
+    from tests.infra.test_inference_components import GPU_COMPONENTS, LLM_DIGEST, stack_with
+
+    plan = stack_with(stacks_copy, "dev", {**GPU_COMPONENTS, "allow_apply": True}, llm=LLM_DIGEST)
+    outputs = from_mapping(plan.outputs, "offline")
+    previous = components.promote("dev", "assistant", "llm/assistant-8b/2026-12-02/", None, "vllm")
+    sagemaker, sm_stub = stubbed("sagemaker")
+    cloudwatch, cw_stub = stubbed("cloudwatch")
+    sm_stub.add_response("describe_inference_component", {
+        **described("Failed", ""), "InferenceComponentName": "hoist-dev-assistant",
+        "Specification": {"ModelName": "assistant-model-1"}}, {"InferenceComponentName": "hoist-dev-assistant"})
+    names = ["hoist-dev-assistant-5xx-errors", "hoist-dev-assistant-p99-ttft", "hoist-dev-assistant-p99-inter-token"]
+    cw_stub.add_response("describe_alarms", {"MetricAlarms": [
+        {"AlarmName": "hoist-dev-assistant-p99-ttft", "StateValue": "ALARM"},
+        {"AlarmName": "hoist-dev-assistant-5xx-errors", "StateValue": "OK"}]}, {"AlarmNames": names})
+    with sm_stub, cw_stub, pytest.raises(DeployError) as error:
+        components.apply("dev", load_stack("dev"), outputs, "assistant", previous, sagemaker=sagemaker,
+                         cloudwatch=cloudwatch, up=lambda stack: None, sleep=lambda _: None)
+    assert "alarm hoist-dev-assistant-p99-ttft fired" in str(error.value)
+    assert stack_files.stack_file("dev").read_text() == previous
+    cw_stub.assert_no_pending_responses()
+
+
+def test_a_caller_who_may_not_describe_the_component_still_gets_the_wait(
+        dev: tuple[Path, StackOutputs], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    outputs_file, _ = dev
+    sagemaker, sm_stub = stubbed("sagemaker")
+    sm_stub.add_client_error("describe_inference_component", "AccessDeniedException", "not authorized", 400)
+    runtime, stub = stubbed("sagemaker-runtime")
+    stub.add_client_error("invoke_endpoint", "ValidationError", NO_CAPACITY, 400, expected_params=INVOKE)
+    stub.add_response("invoke_endpoint", _answer('{"outputs": ["3"]}'), INVOKE)
+    monkeypatch.setattr(capacity, "time", FakeTime())
+    monkeypatch.setattr(boto3, "client", by_service(runtime, sagemaker))
+    with sm_stub, stub:
+        assert cli.main(["invoke", "--stack", "dev", "--model", "reference-int8", "--body", '{"inputs": ["1+2"]}',
+                         "--outputs", str(outputs_file)]) == 0
+    err = capsys.readouterr().err
+    assert "has no copy running" not in err and "no copy of reference-int8 is running" in err
+    sm_stub.assert_no_pending_responses()
