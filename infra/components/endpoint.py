@@ -114,6 +114,30 @@ def traffic_routing(config: EndpointConfig) -> aws_native.sagemaker.EndpointTraf
     return routing
 
 
+def endpoint_security_group(name: str, vpc_id: pulumi.Input[str], vpc_cidr: str, s3_prefix_list_id: pulumi.Input[str],
+                            opts: pulumi.ResourceOptions) -> aws.ec2.SecurityGroup:
+    """The endpoint's ENIs: nothing in; HTTPS out to the VPC's interface endpoints and to S3 through the
+    gateway endpoint (S3's own addresses, not the VPC's)."""
+    return aws.ec2.SecurityGroup(
+        f"{name}-endpoint",
+        description="SageMaker endpoint ENIs: no inbound; HTTPS to the VPC's endpoints only",
+        vpc_id=vpc_id,
+        egress=[{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": [vpc_cidr],
+                 "description": "HTTPS to the VPC's interface endpoints"},
+                {"protocol": "tcp", "from_port": 443, "to_port": 443, "prefix_list_ids": [s3_prefix_list_id],
+                 "description": "HTTPS to S3 through the gateway endpoint"}],
+        opts=opts)
+
+
+def list_model_prefixes(models_bucket_arn: pulumi.Input[str], prefixes: list[str]) -> list[dict[str, Any]]:
+    """An S3Prefix model is listed before it is copied: the role may list those prefixes and no other."""
+    if not prefixes:
+        return []
+    listed = [key for prefix in prefixes for key in (f"{prefix}/", f"{prefix}/*")]
+    return [{"Sid": "ListModel", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": models_bucket_arn,
+             "Condition": {"StringLike": {"s3:prefix": listed}}}]
+
+
 class Endpoint(pulumi.ComponentResource):
     role: aws.iam.Role
     model: aws.sagemaker.Model
@@ -127,16 +151,7 @@ class Endpoint(pulumi.ComponentResource):
         config, endpoint_name = args.config, args.endpoint_name
         self.role = self._role(name, args, child)
 
-        security_group = aws.ec2.SecurityGroup(
-            f"{name}-endpoint",
-            description="SageMaker endpoint ENIs: no inbound; HTTPS to the VPC's endpoints only",
-            vpc_id=args.vpc_id,
-            egress=[{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": [args.vpc_cidr],
-                     "description": "HTTPS to the VPC's interface endpoints"},
-                    {"protocol": "tcp", "from_port": 443, "to_port": 443, "prefix_list_ids": [args.s3_prefix_list_id],
-                     "description": "HTTPS to S3 through the gateway endpoint"}],
-            opts=child,
-        )
+        security_group = endpoint_security_group(name, args.vpc_id, args.vpc_cidr, args.s3_prefix_list_id, child)
         self.model = aws.sagemaker.Model(
             f"{name}-model",
             execution_role_arn=self.role.arn,
@@ -234,7 +249,7 @@ class Endpoint(pulumi.ComponentResource):
             *image_pull("PullServingImage", args.repository_arn),
             {"Sid": "ReadModel", "Effect": "Allow", "Action": "s3:GetObject",
              "Resource": pulumi.Output.format("{0}/{1}/*", args.models_bucket_arn, prefix)},
-            *self._list_model(args, prefix),
+            *list_model_prefixes(args.models_bucket_arn, [prefix] if args.config.engine == "vllm" else []),
             {"Sid": "WriteDataCapture", "Effect": "Allow", "Action": "s3:PutObject",
              "Resource": pulumi.Output.format("{0}/{1}/{2}/*", args.models_bucket_arn, DATA_CAPTURE_PREFIX,
                                               args.endpoint_name)},
@@ -245,14 +260,6 @@ class Endpoint(pulumi.ComponentResource):
             sagemaker_vpc_placement(),
         ), opts=child)
         return role
-
-    @staticmethod
-    def _list_model(args: EndpointArgs, prefix: str) -> list[dict[str, Any]]:
-        """An S3Prefix model is listed before it is copied: the role may list that prefix and no other."""
-        if args.config.engine != "vllm":
-            return []
-        return [{"Sid": "ListModel", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": args.models_bucket_arn,
-                 "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/", f"{prefix}/*"]}}}]
 
     @staticmethod
     def _alarms(name: str, endpoint_name: str, config: EndpointConfig, topic_arn: pulumi.Input[str],

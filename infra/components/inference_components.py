@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import pulumi
 import pulumi_aws as aws
@@ -27,7 +27,9 @@ from infra.components.endpoint import (
     DATA_CAPTURE_PREFIX,
     METRIC_PUBLISH_S,
     VARIANT,
+    endpoint_security_group,
     engine_latency_alarms,
+    list_model_prefixes,
     model_prefix,
 )
 from infra.components.iam import document, image_pull, sagemaker_vpc_placement, service_trust
@@ -89,15 +91,7 @@ class SharedEndpoint(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         config, endpoint_name = args.config, args.endpoint_name
         self.role = self._role(name, args, child)
-        security_group = aws.ec2.SecurityGroup(
-            f"{name}-endpoint",
-            description="SageMaker endpoint ENIs: no inbound; HTTPS to the VPC's endpoints only",
-            vpc_id=args.vpc_id,
-            egress=[{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": [args.vpc_cidr],
-                     "description": "HTTPS to the VPC's interface endpoints"},
-                    {"protocol": "tcp", "from_port": 443, "to_port": 443, "prefix_list_ids": [args.s3_prefix_list_id],
-                     "description": "HTTPS to S3 through the gateway endpoint"}],
-            opts=child)
+        security_group = endpoint_security_group(name, args.vpc_id, args.vpc_cidr, args.s3_prefix_list_id, child)
         vpc: aws.sagemaker.ModelVpcConfigArgsDict = {"subnets": args.private_subnet_ids,
                                                      "security_group_ids": [security_group.id]}
         variant: aws_native.sagemaker.EndpointConfigProductionVariantArgsDict = {
@@ -262,19 +256,13 @@ class SharedEndpoint(pulumi.ComponentResource):
         llm_prefixes = sorted({model_prefix(m.model_key) for m in args.config.models.values() if m.llm})
         log_group = pulumi.Output.format("arn:{0}:logs:{1}:{2}:log-group:/aws/sagemaker/*/{3}*:*",
                                          args.partition, args.region, args.account_id, args.endpoint_name)
-        listing: list[dict[str, Any]] = []
-        if llm_prefixes:
-            # An S3Prefix model is listed before it is copied: the role may list those prefixes and no other.
-            listing.append({"Sid": "ListModel", "Effect": "Allow", "Action": "s3:ListBucket",
-                            "Resource": args.models_bucket_arn, "Condition": {"StringLike": {"s3:prefix": [
-                                p for prefix in llm_prefixes for p in (f"{prefix}/", f"{prefix}/*")]}}})
         pull, login = image_pull("PullServingImages", args.repository_arns[0])
         pulls = [{**pull, "Resource": list(args.repository_arns)}, login]
         self.policy = aws.iam.RolePolicy(f"{name}-endpoint", role=role.id, policy=document(
             *pulls,
             {"Sid": "ReadModels", "Effect": "Allow", "Action": "s3:GetObject",
              "Resource": [pulumi.Output.format("{0}/{1}/*", args.models_bucket_arn, p) for p in prefixes]},
-            *listing,
+            *list_model_prefixes(args.models_bucket_arn, llm_prefixes),
             {"Sid": "WriteDataCapture", "Effect": "Allow", "Action": "s3:PutObject",
              "Resource": pulumi.Output.format("{0}/{1}/{2}/*", args.models_bucket_arn, DATA_CAPTURE_PREFIX,
                                               args.endpoint_name)},
