@@ -10,8 +10,9 @@ from infra.config import InferenceComponentsConfig
 
 
 def summary(shared: InferenceComponentsConfig | None) -> dict[str, Any] | None:
-    """Per model: copies (floor, after an apply, maximum), copies per instance and instances at each; and the
-    endpoint's instances when idle and right after an apply (a component cannot be created with zero copies)."""
+    """Per model: copies (floor, at creation, maximum), copies per instance and instances at each; and the
+    endpoint's instances when idle and right after its
+    components are created (a component cannot be created with zero copies)."""
     if shared is None:
         return None
     hourly = catalog.sagemaker_hour(shared.instance_type).usd
@@ -22,7 +23,7 @@ def summary(shared: InferenceComponentsConfig | None) -> dict[str, Any] | None:
         models[name] = {
             "engine": model.engine, "cpu_cores": model.cpu_cores, "memory_mb": model.memory_mb_per_copy,
             "gpus": model.gpus_per_copy, "min_copies": model.min_copies, "max_copies": model.max_copies,
-            "copies_after_apply": model.initial_copies, "copies_per_instance": per_instance,
+            "copies_at_creation": model.initial_copies, "copies_per_instance": per_instance,
             "instances_at_max": at_max, "instances_at_floor": at_floor,
             "monthly_floor_usd": round(hourly * catalog.HOURS_PER_MONTH * at_floor, 2),
             "monthly_max_usd": round(hourly * catalog.HOURS_PER_MONTH * at_max, 2),
@@ -30,7 +31,7 @@ def summary(shared: InferenceComponentsConfig | None) -> dict[str, Any] | None:
     idle = max(shared.min_instances, sum(m["instances_at_floor"] for m in models.values()))
     return {"instance_type": shared.instance_type, "min_instances": shared.min_instances,
             "max_instances": shared.max_instances, "idle_instances": idle,
-            "instances_after_apply": max(1, shared.min_instances),
+            "instances_after_creation": max(1, shared.min_instances),
             "scale_in_minutes": catalog.SCALE_IN_TO_ZERO_MINUTES if shared.scales_to_zero else 0,
             "models": models}
 
@@ -45,7 +46,9 @@ def lines(found: dict[str, Any]) -> list[str]:
     out.append(f"idle floor: {found['idle_instances']} instance(s) ({found['min_instances']}-"
                f"{found['max_instances']} managed)")
     if found["scale_in_minutes"]:
-        out.append(f"after every apply: {found['instances_after_apply']} instance runs (a component is created with "
-                   f"one copy) until idle models scale in, about {found['scale_in_minutes']} minutes without "
-                   "requests (an estimate); after that a first request fails while an instance starts (README)")
+        out.append(f"after a component is created (first apply, or a replacement): "
+                   f"{found['instances_after_creation']} instance(s) run (each model starts with at least one "
+                   f"copy) until idle models scale in, about {found['scale_in_minutes']} minutes without requests "
+                   "(an estimate); an update keeps autoscaling's copies; after that a first request fails while an "
+                   "instance starts (README)")
     return out

@@ -103,7 +103,8 @@ class _Resources:
     @staticmethod
     def options(resource: PlannedResource) -> PolicyResourceOptions:
         return PolicyResourceOptions(
-            protect=resource.protect, ignore_changes=[], delete_before_replace=None, aliases=[],
+            protect=resource.protect, ignore_changes=list(resource.ignore_changes), delete_before_replace=None,
+            aliases=[],
             custom_timeouts=PolicyCustomTimeouts(0, 0, 0), additional_secret_outputs=[], parent=resource.parent,
         )
 

@@ -36,6 +36,8 @@ from infra.components.iam import document, image_pull, sagemaker_vpc_placement, 
 from infra.config import LLM_MODEL_DIR, ComponentModelConfig, InferenceComponentsConfig
 
 COPY_DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
+COPY_COUNT_INPUT = "runtimeConfig.copyCount"
+"""The component's copy count as pulumi-aws-native names the input: set at creation, autoscaling's after."""
 ComputeResources: TypeAlias = aws_native.sagemaker.InferenceComponentComputeResourceRequirementsArgsDict
 
 
@@ -191,7 +193,8 @@ class SharedEndpoint(pulumi.ComponentResource):
             endpoint_name=self.endpoint.endpoint_name.apply(str),
             variant_name=VARIANT,
             specification=spec,
-            # CreateInferenceComponent refuses zero copies; autoscaling takes an idle model to zero later.
+            # CreateInferenceComponent refuses zero copies; autoscaling takes an idle model to zero later. The
+            # count is autoscaling's once created: a refresh must not call its moves drift, nor an update reset it.
             runtime_config={"copy_count": model.initial_copies},
             deployment_config={
                 "rolling_update_policy": {
@@ -199,7 +202,8 @@ class SharedEndpoint(pulumi.ComponentResource):
                     "wait_interval_in_seconds": config.rollout_wait_s,
                     "maximum_execution_timeout_in_seconds": config.rollout_timeout_s},
                 "auto_rollback_configuration": {"alarms": [{"alarm_name": a.name} for a in alarms]}},
-            opts=pulumi.ResourceOptions(parent=self, provider=args.native_provider, depends_on=alarms))
+            opts=pulumi.ResourceOptions(parent=self, provider=args.native_provider, depends_on=alarms,
+                                        ignore_changes=[COPY_COUNT_INPUT]))
         self._autoscaling(name, endpoint_name, model_name, model, component)
         return component
 

@@ -118,6 +118,15 @@ def test_dev_serves_two_models_from_one_endpoint_that_scales_to_zero() -> None:
         "Alarms": [{"AlarmName": "hoist-dev-reference-5xx-errors"}]}
 
 
+def test_autoscalings_copy_count_is_neither_drift_nor_reset_by_an_update() -> None:
+    plan = planned("dev")
+    for component in plan.of_type(COMPONENT):
+        # The path names the recorded input, so the engine ignores exactly the copy count it would send.
+        assert component.ignore_changes == ("runtimeConfig.copyCount",), component.urn
+        assert component.inputs["runtimeConfig"]["copyCount"] == 1
+    assert all(not r.ignore_changes for r in plan.resources if r.type != COMPONENT)
+
+
 def test_a_request_botocore_refuses_is_caught() -> None:
     component = by_name(planned("dev"), COMPONENT, "-reference")
     broken = set_input("runtimeConfig.copyCount", -1)(copy.deepcopy(component))
@@ -286,7 +295,7 @@ def test_plan_prices_each_models_copies_at_max_and_at_the_floor(prod_plan: Plan)
     # reference: 2-6 copies, 3 per 4-vCPU instance; reference-int8: 1-4 copies, 4 per instance.
     assert sorted((line.quantity, line.idle_quantity) for line in prod) == [(1, 1), (2, 1)]
     summary = components.summary(load_stack("dev").inference_components)
-    assert summary is not None and summary["idle_instances"] == 0 and summary["instances_after_apply"] == 1
+    assert summary is not None and summary["idle_instances"] == 0 and summary["instances_after_creation"] == 1
     assert "about 15 minutes" in components.lines(summary)[-1]
 
 
@@ -357,6 +366,6 @@ def test_hoist_plan_shows_the_components_copies_and_the_idle_floor() -> None:
     report.print_plan(Console(file=out, width=200), plan, evaluate(plan), cost.estimate(plan))
     text = out.getvalue()
     assert "reference (classic): 0-2 copies of 1 CPU, 2048 MiB, 0 GPU; 3 per ml.c5.xlarge; $0.00-$148.92/month" in text
-    assert "idle floor: 0 instance(s)" in text and "after every apply: 1 instance runs" in text
+    assert "idle floor: 0 instance(s)" in text and "(first apply, or a replacement): 1 instance(s) run" in text
     assert report.as_dict(planned("staging"), evaluate(planned("staging")),
                           cost.estimate(planned("staging")))["inference_components"] is None
