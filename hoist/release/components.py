@@ -3,15 +3,15 @@
 The artifact is checked exactly as for a single-model endpoint; then the model's ``model_key`` under
 ``hoist:inference_components.models.<NAME>`` is written into the stack's file. ``--apply`` (dev only) runs
 ``pulumi up``, which updates that one component with a rolling update; the component is followed until it
-settles, and when SageMaker rolls it back (its artifact is not the promoted one) the file is restored and the
-component's rollback alarm named.
+settles, and when SageMaker rolls it back (its artifact, or for an LLM its model's data source, is not the
+promoted one) the file is restored and the component's rollback alarm named.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from hoist import stack_edits
@@ -52,7 +52,8 @@ class ComponentRollout:
     component: str
     statuses: tuple[str, ...]
     artifact: str
-    """What the component serves once it settled: its ArtifactUrl, or its model's name for an LLM."""
+    """What the component serves once it settled: its ArtifactUrl, or its model's name for an LLM (which `apply`
+    resolves to that model's S3 data source)."""
 
 
 def follow(sagemaker: Any, component: str, poll_s: float = 15.0, timeout_s: float = 4 * 3600,
@@ -72,6 +73,16 @@ def follow(sagemaker: Any, component: str, poll_s: float = 15.0, timeout_s: floa
         sleep(poll_s)
 
 
+def model_data_uri(sagemaker: Any, model_name: str) -> str:
+    """The S3 location a SageMaker model serves: its uncompressed data source, or its ModelDataUrl."""
+    if not model_name:
+        return ""
+    described = sagemaker.describe_model(ModelName=model_name)
+    container = described.get("PrimaryContainer") or next(iter(described.get("Containers") or []), {})
+    source = (container.get("ModelDataSource") or {}).get("S3DataSource") or {}
+    return str(source.get("S3Uri") or container.get("ModelDataUrl") or "")
+
+
 def apply(stack: str, cfg: StackConfig, outputs: StackOutputs, model: str, previous_text: str, *, sagemaker: Any,
           cloudwatch: Any, up: Callable[[str], None] = pulumi_up, poll_s: float = 15.0,
           sleep: Callable[[float], None] = time.sleep) -> ComponentRollout:
@@ -87,7 +98,10 @@ def apply(stack: str, cfg: StackConfig, outputs: StackOutputs, model: str, previ
     up(stack)
     rollout = follow(sagemaker, component, poll_s=poll_s, sleep=sleep)
     wanted = f"s3://{outputs.buckets['models'].name}/{promoted.model_key}"
-    kept = rollout.statuses[-1] == "InService" and (promoted.llm is not None or rollout.artifact == wanted)
+    if rollout.statuses[-1] == "InService" and promoted.llm is not None:
+        # A rolled-back LLM component is InService again, on its previous model: compare what that model reads.
+        rollout = replace(rollout, artifact=model_data_uri(sagemaker, rollout.artifact))
+    kept = rollout.statuses[-1] == "InService" and rollout.artifact == wanted
     if not kept:
         stack_edits.restore(stack, previous_text)
         fired = firing_alarms(cloudwatch, rollback_alarm_names(outputs.endpoint.name, model, promoted.engine))

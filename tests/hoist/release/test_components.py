@@ -344,6 +344,59 @@ def test_a_rolled_back_llm_component_names_its_engine_alarm(stacks_copy: Path, f
     cw_stub.assert_no_pending_responses()
 
 
+def _llm_rollout(stacks_copy: Path, served_key: str) -> tuple[StackOutputs, str, Any, Stubber, Stubber]:
+    """dev serving the assistant LLM, promoted to 2026-12-02, whose component settles InService on a model
+    that reads ``served_key``."""
+    from tests.infra.test_inference_components import GPU_COMPONENTS, LLM_DIGEST, stack_with
+
+    plan = stack_with(stacks_copy, "dev", {**GPU_COMPONENTS, "allow_apply": True}, llm=LLM_DIGEST)
+    outputs = from_mapping(plan.outputs, "offline")
+    previous = components.promote("dev", "assistant", "llm/assistant-8b/2026-12-02/", None, "vllm")
+    sagemaker, sm_stub = stubbed("sagemaker")
+    cloudwatch, cw_stub = stubbed("cloudwatch")
+    for status in ("Updating", "InService"):
+        sm_stub.add_response("describe_inference_component", {
+            **described(status, ""), "InferenceComponentName": "hoist-dev-assistant",
+            "Specification": {"ModelName": "assistant-model-1"}}, {"InferenceComponentName": "hoist-dev-assistant"})
+    uri = f"s3://{outputs.buckets['models'].name}/{served_key}"
+    sm_stub.add_response("describe_model", {
+        "ModelName": "assistant-model-1",
+        "ModelArn": "arn:aws:sagemaker:us-east-1:111122223333:model/assistant-model-1",
+        "CreationTime": "2026-12-02T00:00:00Z", "PrimaryContainer": {"Image": "x", "ModelDataSource": {
+            "S3DataSource": {"S3Uri": uri, "S3DataType": "S3Prefix", "CompressionType": "None"}}}},
+        {"ModelName": "assistant-model-1"})
+    return outputs, previous, (sagemaker, cloudwatch), sm_stub, cw_stub
+
+
+def test_an_llm_component_back_in_service_on_its_old_model_is_a_rollback(stacks_copy: Path,
+                                                                         fake_aws_credentials: None) -> None:
+    outputs, previous, (sagemaker, cloudwatch), sm_stub, cw_stub = _llm_rollout(
+        stacks_copy, "llm/assistant-8b/2026-11-30/")
+    names = ["hoist-dev-assistant-5xx-errors", "hoist-dev-assistant-p99-ttft", "hoist-dev-assistant-p99-inter-token"]
+    cw_stub.add_response("describe_alarms", {"MetricAlarms": [
+        {"AlarmName": "hoist-dev-assistant-p99-inter-token", "StateValue": "ALARM"}]}, {"AlarmNames": names})
+    with sm_stub, cw_stub, pytest.raises(DeployError) as error:
+        components.apply("dev", load_stack("dev"), outputs, "assistant", previous, sagemaker=sagemaker,
+                         cloudwatch=cloudwatch, up=lambda stack: None, sleep=lambda _: None)
+    message = str(error.value)
+    assert "rolled hoist-dev-assistant back (Updating -> InService" in message
+    assert "llm/assistant-8b/2026-11-30/" in message and "alarm hoist-dev-assistant-p99-inter-token fired" in message
+    assert stack_files.stack_file("dev").read_text() == previous
+    sm_stub.assert_no_pending_responses()
+    cw_stub.assert_no_pending_responses()
+
+
+def test_an_llm_component_on_the_promoted_model_keeps_the_promotion(stacks_copy: Path,
+                                                                    fake_aws_credentials: None) -> None:
+    outputs, previous, (sagemaker, _), sm_stub, _ = _llm_rollout(stacks_copy, "llm/assistant-8b/2026-12-02/")
+    with sm_stub:
+        rollout = components.apply("dev", load_stack("dev"), outputs, "assistant", previous, sagemaker=sagemaker,
+                                   cloudwatch=None, up=lambda stack: None, sleep=lambda _: None)
+    assert rollout.artifact.endswith("/llm/assistant-8b/2026-12-02/")
+    shared = load_stack("dev").inference_components
+    assert shared is not None and shared.models["assistant"].model_key == "llm/assistant-8b/2026-12-02/"
+
+
 def test_a_caller_who_may_not_describe_the_component_still_gets_the_wait(
         dev: tuple[Path, StackOutputs], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     outputs_file, _ = dev
