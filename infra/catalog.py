@@ -197,6 +197,29 @@ def copies_per_instance(instance_type: str, cpu_cores: float, memory_mb: int, gp
     return max(1, min(fits))
 
 
+def instances_for(instance_type: str, copies: list[tuple[float, int, int]]) -> int:
+    """How many hosting instances hold every copy, each (CPU cores, memory MiB, GPUs): packed first fit, the
+    largest copy first (by its largest share of an instance). An estimate of SageMaker's own placement, which
+    no documentation describes; a copy larger than an instance (refused by config first) takes one alone."""
+    vcpus, memory_gib = SAGEMAKER_HOSTING_SHAPES[instance_type]
+    hosting_gpus = SAGEMAKER_HOSTING_GPUS.get(instance_type)
+    size = (float(vcpus), float(memory_gib * 1024 - COMPONENT_HOST_RESERVE_MB),
+            float(hosting_gpus.gpus if hosting_gpus else 0))
+
+    def share(copy: tuple[float, int, int]) -> float:
+        return max(need / whole for need, whole in zip(copy, size, strict=True) if whole)
+
+    free: list[list[float]] = []
+    for copy in sorted(copies, key=share, reverse=True):
+        room = next((left for left in free if all(n <= f for n, f in zip(copy, left, strict=True))), None)
+        if room is None:
+            room = list(size)
+            free.append(room)
+        for i, need in enumerate(copy):
+            room[i] -= need
+    return len(free)
+
+
 NO_CAPACITY_METRIC = "NoCapacityInvocationFailures"
 """The SageMaker metric (namespace AWS/SageMaker, dimension InferenceComponentName) counted when a request
 finds no copy to serve it: the alarm on it starts the step-scaling policy that brings a copy back from zero."""

@@ -789,7 +789,41 @@ class InferenceComponentsConfig(_Frozen):
                                  f"{self.instance_type} leaves {usable_mb} MiB for models")
         if self.min_instances == 0 and all(m.min_copies > 0 for m in self.models.values()):
             raise ValueError("min_instances: 0 needs a model with min_copies 0, or the endpoint never idles")
+        self._placeable()
         return self
+
+    def _placeable(self) -> None:
+        """Copies SageMaker could never place are refused here: each model's copies at creation (at least one
+        each; the floor of min_copies is within them) packed together, and each model's max_copies alone."""
+        needed = self.instances_at_creation
+        if needed > self.max_instances:
+            copies = ", ".join(f"{n} {m.initial_copies}" for n, m in self.models.items())
+            raise ValueError(f"max_instances: the copies every model starts with ({copies}; at least one each, "
+                             f"min_copies above that) need {needed} {self.instance_type} instances, "
+                             f"{needed - self.max_instances} more than it allows")
+        for name, model in self.models.items():
+            per_instance = self.copies_per_instance(model)
+            alone = math.ceil(model.max_copies / per_instance)
+            if alone > self.max_instances:
+                raise ValueError(f"models.{name}.max_copies: {per_instance} copies fit one "
+                                 f"{self.instance_type}, so these need {alone} instances; max_instances "
+                                 f"{self.max_instances} holds at most {per_instance * self.max_instances}")
+
+    def instances_for(self, copies: dict[str, int]) -> int:
+        """Instances that hold ``copies`` (by model) packed together."""
+        return catalog.instances_for(self.instance_type, [
+            (self.models[name].cpu_cores, self.models[name].memory_mb_per_copy, self.models[name].gpus_per_copy)
+            for name, count in copies.items() for _ in range(count)])
+
+    @property
+    def instances_at_creation(self) -> int:
+        """Instances running right after every component is created (each with its initial copies)."""
+        return max(1, self.min_instances, self.instances_for({n: m.initial_copies for n, m in self.models.items()}))
+
+    @property
+    def instances_at_floor(self) -> int:
+        """Instances the copies' floors (min_copies) hold, packed together; at least min_instances."""
+        return max(self.min_instances, self.instances_for({n: m.min_copies for n, m in self.models.items()}))
 
     @property
     def scales_to_zero(self) -> bool:

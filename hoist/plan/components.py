@@ -28,10 +28,10 @@ def summary(shared: InferenceComponentsConfig | None) -> dict[str, Any] | None:
             "monthly_floor_usd": round(hourly * catalog.HOURS_PER_MONTH * at_floor, 2),
             "monthly_max_usd": round(hourly * catalog.HOURS_PER_MONTH * at_max, 2),
         }
-    idle = max(shared.min_instances, sum(m["instances_at_floor"] for m in models.values()))
+    idle = shared.instances_at_floor
     return {"instance_type": shared.instance_type, "min_instances": shared.min_instances,
             "max_instances": shared.max_instances, "idle_instances": idle,
-            "instances_after_creation": max(1, shared.min_instances),
+            "instances_after_creation": shared.instances_at_creation,
             "scale_in_minutes": catalog.SCALE_IN_TO_ZERO_MINUTES if shared.scales_to_zero else 0,
             "models": models}
 

@@ -333,10 +333,33 @@ TAR = "runs/reference/model.tar.gz"
     ("dev", {**_dev(a={"model_key": TAR, "min_copies": 0}), "rollout_batch_percent": 75}, "rollout_batch_percent"),
     ("dev", {**_dev(a={"model_key": TAR, "min_copies": 0}), "instance_type": "ml.g6e.48xlarge"},
      "no price or CPU/memory figures"),
+    ("dev", {**_dev(a={"model_key": TAR, "cpu_cores": 3, "min_copies": 0, "max_copies": 1},
+                    b={"model_key": TAR, "cpu_cores": 3, "min_copies": 0, "max_copies": 1}), "max_instances": 1},
+     "max_instances = 1: the copies every model starts with (a 1, b 1; at least one each, min_copies above "
+     "that) need 2 ml.c5.xlarge instances, 1 more than it allows"),
+    ("dev", {**_dev(a={"model_key": TAR, "cpu_cores": 2, "min_copies": 0, "max_copies": 5})},
+     "models.a.max_copies = 5: 2 copies fit one ml.c5.xlarge, so these need 3 instances; max_instances 2 holds "
+     "at most 4"),
 ], ids=["prod at zero", "prod on one", "prod no capture", "copy memory", "copy cpu", "gpus on cpu", "warm floor",
-        "never idle", "name", "llm tarball", "batch", "no price"])
+        "never idle", "name", "llm tarball", "batch", "no price", "creation unplaceable", "max unplaceable"])
 def test_invalid_components_are_one_precise_line(stack: str, shared: dict[str, Any], says: str) -> None:
     assert says in _error(stack, shared)
+
+
+def test_instances_at_creation_and_at_the_floor_pack_every_models_copies(stacks_copy: Path) -> None:
+    # Two 3-CPU copies cannot share a 4-vCPU instance: both models' first copies start two instances.
+    two = {**_dev(a={"model_key": TAR, "cpu_cores": 3, "min_copies": 0, "max_copies": 1},
+                  b={"model_key": TAR, "cpu_cores": 3, "min_copies": 0, "max_copies": 1})}
+    plan = stack_with(stacks_copy, "dev", two)
+    summary = components.summary(load_stack("dev").inference_components)
+    assert summary is not None and (summary["instances_after_creation"], summary["idle_instances"]) == (2, 0)
+    assert any(line.startswith("after a component is created") and ": 2 instance(s) run" in line
+               for line in components.lines(summary))
+    assert plan.of_type(COMPONENT)
+    # Memory binds too (7168 MiB usable on ml.c5.xlarge), and small copies fill the room the large ones leave.
+    assert catalog.instances_for("ml.c5.xlarge", [(0.5, 4096, 0)] * 2) == 2
+    assert catalog.instances_for("ml.c5.xlarge", [(1, 1024, 0), (1, 1024, 0), (3, 1024, 0), (3, 1024, 0)]) == 2
+    assert catalog.instances_for("ml.g5.12xlarge", [(1, 1024, 3), (1, 1024, 1), (1, 1024, 2), (1, 1024, 2)]) == 2
 
 
 def test_an_llm_copy_must_take_one_gpu_per_rank_and_fit_them() -> None:
