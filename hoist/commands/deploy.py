@@ -61,6 +61,7 @@ def deploy(args: argparse.Namespace) -> int:
 def _deploy_component(args: argparse.Namespace, cfg: StackConfig, shared: InferenceComponentsConfig) -> int:
     """Promote one model of a shared endpoint, with the same checks as a single-model endpoint."""
     name, model = components.chosen_model(shared, args.stack, args.model)
+    components.check_image_digest(shared, name, args.image_digest)
     if args.apply and not shared.allow_apply:
         raise release.DeployError(f"stack {args.stack} does not allow --apply (hoist:inference_components.allow_apply "
                                   "is false); open a pull request with the change instead")

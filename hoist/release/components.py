@@ -35,6 +35,16 @@ def chosen_model(shared: InferenceComponentsConfig, stack: str, name: str | None
     return name, shared.models[name]
 
 
+def check_image_digest(shared: InferenceComponentsConfig, name: str, digest: str | None) -> None:
+    """An image digest is the engine's, shared by every model on it: refuse it when it would roll others."""
+    engine = shared.models[name].engine
+    others = [other for other, model in shared.models.items() if other != name and model.engine == engine]
+    if digest is not None and others:
+        raise DeployError(f"--image-digest: the {engine} image also serves {', '.join(others)}, whose components "
+                          f"it would roll too; change images.{'llm' if engine == 'vllm' else 'serving'} "
+                          "in a pull request instead")
+
+
 def promote(stack: str, model: str, key: str, digest: str | None, engine: str,
             llm: dict[str, Any] | None = None) -> str:
     """Write one model's promotion into the stack's file; returns the previous text."""

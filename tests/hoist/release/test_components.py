@@ -50,7 +50,7 @@ def test_deploy_model_checks_the_artifact_then_writes_that_models_key(
     with mock_aws():
         uri = upload(outputs, reference_archive, "runs/2026-12-02/model.tar.gz")
         assert cli.main(["deploy", "--stack", "dev", "--model", "reference-int8", "--model-uri", uri,
-                         "--image-digest", DIGEST, "--outputs", str(outputs_file)]) == 0
+                         "--outputs", str(outputs_file)]) == 0
     captured = capsys.readouterr()
     assert "answered the sample" in captured.err
     shared = load_stack("dev").inference_components
@@ -59,7 +59,7 @@ def test_deploy_model_checks_the_artifact_then_writes_that_models_key(
     assert shared.models["reference"].model_key == "runs/reference/model.tar.gz"
     changed = [line for line in stack_files.stack_file("dev").read_text().splitlines()
                if line not in before.splitlines()]
-    assert changed == [f"    serving: {DIGEST}", "        model_key: runs/2026-12-02/model.tar.gz"]
+    assert changed == ["        model_key: runs/2026-12-02/model.tar.gz"]
     assert "+        model_key: runs/2026-12-02/model.tar.gz" in captured.out
 
 
@@ -76,6 +76,33 @@ def test_deploy_needs_a_model_it_serves(argv: list[str], says: str, dev: tuple[P
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert says in error and "\n" not in error
     assert stack_files.stack_file("dev").read_text() == before
+
+
+def test_an_image_digest_shared_with_another_model_is_refused(dev: tuple[Path, StackOutputs],
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The serving image is every classic model's: a new digest for one would roll the other's component."""
+    outputs_file, _ = dev
+    before = stack_files.stack_file("dev").read_text()
+    assert cli.main(["deploy", "--stack", "dev", "--model", "reference-int8", "--model-uri",
+                     "s3://b/runs/x/model.tar.gz", "--image-digest", DIGEST, "--outputs", str(outputs_file)]) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--image-digest: the classic image also serves reference, whose components it would roll too" in error
+    assert stack_files.stack_file("dev").read_text() == before
+    shared = load_stack("dev").inference_components
+    assert shared is not None
+    components.check_image_digest(shared, "reference", None)
+
+
+def test_an_image_digest_for_a_models_own_engine_is_allowed(stacks_copy: Path) -> None:
+    from tests.infra.test_inference_components import GPU_COMPONENTS, LLM_DIGEST, stack_with
+
+    stack_with(stacks_copy, "dev", GPU_COMPONENTS, llm=LLM_DIGEST)
+    shared = load_stack("dev").inference_components
+    assert shared is not None
+    components.check_image_digest(shared, "assistant", DIGEST)
+    with pytest.raises(DeployError, match="also serves"):
+        components.check_image_digest(shared.model_copy(update={"models": {
+            **shared.models, "second": shared.models["assistant"]}}), "assistant", DIGEST)
 
 
 def described(status: str, artifact: str) -> dict[str, Any]:
