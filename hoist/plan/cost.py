@@ -99,12 +99,12 @@ def _component_instances(variant: dict[str, Any], plan: Plan,
     and at its floor, packed onto instances by the CPU, memory and GPUs a copy reserves. Instances that managed
     scaling keeps beyond the models' floors are the endpoint's own line. After an apply a model that may idle at
     zero runs one copy until it scales in (see catalog.SCALE_IN_TO_ZERO_MINUTES); that is not a monthly cost.
-    Copies of different models may share an instance, and managed scaling's maximum caps the sum: the maximum
-    here (each model on instances of its own) can overstate what the endpoint may run."""
+    Each model's maximum is priced on instances of its own; managed scaling's maximum caps what the endpoint
+    may run, so where the models' maxima add up to more, a negative line brings the total down to it."""
     instance_type = variant["instanceType"]
     managed = variant["managedInstanceScaling"]
     price = catalog.sagemaker_hour(instance_type)
-    floor_total = 0.0
+    floor_total = max_total = 0.0
     for component in plan.of_type("aws-native:sagemaker:InferenceComponent"):
         name = component.inputs.get("inferenceComponentName", component.name)
         target = scaling.get(f"inference-component/{name}")
@@ -116,11 +116,16 @@ def _component_instances(variant: dict[str, Any], plan: Plan,
         least = float(target.inputs["minCapacity"]) if target else most
         idle = math.ceil(least / per_instance)
         floor_total += idle
+        max_total += math.ceil(most / per_instance)
         yield (f"model {name} ({least:g}-{most:g} copies, {per_instance} per instance)", instance_type,
                math.ceil(most / per_instance), price, idle)
     kept = max(0.0, float(managed["minInstanceCount"]) - floor_total)
     if kept:
         yield f"SageMaker endpoint variant {variant['variantName']} (minimum instances)", instance_type, 0, price, kept
+    beyond = max_total - float(managed["maxInstanceCount"])
+    if beyond > 0:
+        yield (f"SageMaker endpoint variant {variant['variantName']} (capped at max_instances "
+               f"{managed['maxInstanceCount']:g})", instance_type, -beyond, price, 0)
 
 
 def _eks_control_plane(r: PlannedResource, plan: Plan) -> Iterable[Priced]:

@@ -346,6 +346,21 @@ def test_invalid_components_are_one_precise_line(stack: str, shared: dict[str, A
     assert says in _error(stack, shared)
 
 
+def test_the_shared_endpoints_maximum_is_capped_at_max_instances(stacks_copy: Path) -> None:
+    # Each model alone may fill both instances; together they may not run more than two.
+    both = _dev(a={"model_key": TAR, "cpu_cores": 2, "min_copies": 0, "max_copies": 4},
+                b={"model_key": TAR, "cpu_cores": 2, "min_copies": 0, "max_copies": 4})
+    estimate = cost.estimate(stack_with(stacks_copy, "dev", both))
+    hourly = catalog.sagemaker_hour("ml.c5.xlarge").monthly_usd
+    lines = {line.subject: line for line in estimate.lines if line.item == "ml.c5.xlarge"}
+    assert lines["model hoist-dev-a (0-4 copies, 2 per instance)"].quantity == 2
+    assert lines["model hoist-dev-b (0-4 copies, 2 per instance)"].quantity == 2
+    assert lines["SageMaker endpoint variant primary (capped at max_instances 2)"].quantity == -2
+    assert sum(line.monthly_max_usd for line in lines.values()) == pytest.approx(2 * hourly)
+    assert all(line.subject.startswith("model ") for line in cost.estimate(planned("dev")).lines
+               if line.item == "ml.c5.xlarge")
+
+
 def test_instances_at_creation_and_at_the_floor_pack_every_models_copies(stacks_copy: Path) -> None:
     # Two 3-CPU copies cannot share a 4-vCPU instance: both models' first copies start two instances.
     two = {**_dev(a={"model_key": TAR, "cpu_cores": 3, "min_copies": 0, "max_copies": 1},
