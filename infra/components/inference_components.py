@@ -244,11 +244,18 @@ class SharedEndpoint(pulumi.ComponentResource):
                 "adjustment_type": "ChangeInCapacity", "metric_aggregation_type": "Maximum", "cooldown": 60,
                 "step_adjustments": [{"metric_interval_lower_bound": "0", "scaling_adjustment": 1}],
             }, opts=pulumi.ResourceOptions(parent=self))
+        # AWS's example alarm (endpoint-auto-scaling-zero-instances.html, read 2026-12-02): "--comparison-operator
+        # GreaterThanThreshold --datapoints-to-alarm 1 --evaluation-periods 1 --metric-name
+        # NoCapacityInvocationFailures --namespace AWS/SageMaker --period 60 --statistic Sum --threshold 1".
+        # Its one-minute period is kept (nothing documents the metric at high resolution), so the alarm adds up
+        # to a minute, and CloudWatch's delay in publishing the datapoint, before the copy is asked for. Its
+        # "> 1" would need two refused requests in that minute; ">= 1" wakes the model on the first.
         aws.cloudwatch.MetricAlarm(
             f"{name}-{model_name}-no-capacity", name=no_capacity_alarm_name(endpoint_name, model_name),
             namespace="AWS/SageMaker", metric_name=catalog.NO_CAPACITY_METRIC,
-            dimensions={"InferenceComponentName": ic_name}, statistic="Maximum", period=60, evaluation_periods=1,
-            threshold=1, comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="missing",
+            dimensions={"InferenceComponentName": ic_name}, statistic="Sum", period=60, evaluation_periods=1,
+            datapoints_to_alarm=1, threshold=1, comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="missing",
             alarm_actions=[from_zero.arn],
             alarm_description=f"a request found no copy of {ic_name}: add one (scale from zero)",
             opts=pulumi.ResourceOptions(parent=self))

@@ -154,6 +154,10 @@ def test_copies_scale_on_requests_in_flight_and_come_back_from_zero() -> None:
         alarm = by_name(plan, ALARM, f"{model}-no-capacity")
         assert alarm.inputs["metricName"] == "NoCapacityInvocationFailures"
         assert alarm.inputs["dimensions"] == {"InferenceComponentName": name}
+        # AWS's example: one-minute Sum, one datapoint; hoist's threshold fires on the first refused request.
+        assert (alarm.inputs["statistic"], alarm.inputs["period"], alarm.inputs["evaluationPeriods"],
+                alarm.inputs["datapointsToAlarm"]) == ("Sum", 60, 1, 1)
+        assert (alarm.inputs["comparisonOperator"], alarm.inputs["threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
         assert alarm.property_dependencies["alarmActions"] == (by_name(plan, SCALING, f"{model}-from-zero").urn,)
         assert by_name(plan, SCALING, f"{model}-from-zero").inputs["resourceId"] == target["ResourceId"]
 
