@@ -381,6 +381,22 @@ def test_instances_at_creation_and_at_the_floor_pack_every_models_copies(stacks_
     assert catalog.instances_for("ml.g5.12xlarge", [(1, 1024, 3), (1, 1024, 1), (1, 1024, 2), (1, 1024, 2)]) == 2
 
 
+def test_the_readmes_examples_are_valid_configs() -> None:
+    """Every `hoist:inference_components` example in the README parses through the real config parser."""
+    readme = Path("README.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in readme.split("```yaml\n")[1:]]
+    examples = [yaml.safe_load(b) for b in blocks if b.startswith("hoist:inference_components:")]
+    assert len(examples) == 2
+    raw = yaml.safe_load((Path("stacks") / "Pulumi.dev.yaml").read_text())["config"]
+    for example in examples:
+        config = {key.removeprefix("hoist:"): value for key, value in raw.items()}
+        config.pop("endpoint", None)
+        config["images"] = {**config["images"], "llm": LLM_DIGEST}
+        config["inference_components"] = example["hoist:inference_components"]
+        shared = parse(config, source="README.md").inference_components
+        assert shared is not None and "reference" in shared.models
+
+
 def test_an_llm_copy_must_take_one_gpu_per_rank_and_fit_them() -> None:
     llm = copy.deepcopy(GPU_COMPONENTS["models"]["assistant"])
     assert "differs from llm.tensor_parallel_size" in _error("staging", {
