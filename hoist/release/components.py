@@ -88,7 +88,7 @@ def model_data_uri(sagemaker: Any, model_name: str) -> str:
     if not model_name:
         return ""
     described = sagemaker.describe_model(ModelName=model_name)
-    container = described.get("PrimaryContainer") or next(iter(described.get("Containers") or []), {})
+    container: dict[str, Any] = described.get("PrimaryContainer") or next(iter(described.get("Containers") or []), {})
     source = (container.get("ModelDataSource") or {}).get("S3DataSource") or {}
     return str(source.get("S3Uri") or container.get("ModelDataUrl") or "")
 
