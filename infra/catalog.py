@@ -681,6 +681,15 @@ API_RULES: dict[str, ApiRule] = {
               "principal for each session and not a permanent identity that can be assigned permissions.",
         read=API_RULES_READ, enforced_by="config:cluster.admin_role_arns",
         why_botocore_misses="principalArn is a plain string in the model"),
+    "eks-no-creator-bootstrap": ApiRule(
+        rule="A cluster created with bootstrapClusterCreatorAdminPermissions (the default) gives its creator an "
+             "admin access entry, so an explicit entry for the creator (the CI deploy role) is a duplicate; the "
+             "field is set at creation only",
+        url="https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateAccessConfigRequest.html",
+        quote="Specifies whether or not the cluster creator IAM principal was set as a cluster admin access entry "
+              "during cluster creation time. The default value is true.",
+        read=API_RULES_READ, enforced_by="policy:eks-explicit-access-only",
+        why_botocore_misses="the creator is whoever calls CreateCluster, not a member of the request"),
     "eks-node-entry-no-policy": ApiRule(
         rule="A node access entry (EC2_LINUX) takes no access policy and no Kubernetes groups",
         url=_API.format("eks", "CreateAccessEntry"),

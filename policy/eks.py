@@ -37,6 +37,14 @@ def _secrets(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable
         yield "Kubernetes secrets must be encrypted with the stack's KMS key (encryptionConfig)"
 
 
+def _explicit_access(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    # The creator's bootstrap entry duplicates the deploy role's explicit one when that role creates the
+    # cluster, and CreateAccessEntry then fails (catalog.API_RULES["eks-no-creator-bootstrap"]).
+    if (props.get("accessConfig") or {}).get("bootstrapClusterCreatorAdminPermissions") is not False:
+        yield ("accessConfig.bootstrapClusterCreatorAdminPermissions must be false: cluster access comes from "
+               "explicit access entries only, and the creator's bootstrap entry collides with the CI deploy role's")
+
+
 def _logs(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
     missing = LOG_TYPES - set(as_list(props.get("enabledClusterLogTypes")))
     if missing:
@@ -167,6 +175,8 @@ POLICIES = (
                     ("CKV_AWS_58", "SecurityHub:EKS.3"), (CLUSTER,), _secrets),
     resource_policy("eks-control-plane-logs", "EKS sends all five control-plane log types",
                     ("CKV_AWS_37", "SecurityHub:EKS.8"), (CLUSTER,), _logs),
+    resource_policy("eks-explicit-access-only", "EKS grants access through explicit access entries only, no "
+                    "bootstrap entry for the cluster's creator", (), (CLUSTER,), _explicit_access),
     resource_policy("eks-supported-version", "EKS runs a version in standard support, with the STANDARD policy",
                     ("SecurityHub:EKS.2",), (CLUSTER,), _version),
     resource_policy("nodes-imdsv2", "Nodes require IMDSv2 with a hop limit of 1", ("CKV_AWS_79", "CKV_AWS_341"),

@@ -48,6 +48,7 @@ class PlannedResource:
     aliases: tuple[str, ...] = ()
     """URNs this resource had before a rename (its own alias or one of its ancestors'); the engine
     treats a resource at one of them as this one, so a diff must too."""
+    ignore_changes: tuple[str, ...] = ()
 
     @property
     def project(self) -> str:
@@ -143,6 +144,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
                 aliases=aliases,
+                ignore_changes=tuple(request.ignoreChanges),
             ))
         return response
 

@@ -109,11 +109,16 @@ class GpuCluster(pulumi.ComponentResource):
             version=config.kubernetes_version,
             role_arn=cluster_role.arn,
             vpc_config=vpc,
-            access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
+            # Access comes from the explicit entries below alone: a bootstrap entry for the creator (the CI
+            # deploy role on the cloud path) would make the deploy role's own entry fail as a duplicate
+            # (catalog.API_RULES["eks-no-creator-bootstrap"]). The field is create-only: clusters made
+            # before keep theirs rather than being replaced.
+            access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": False},
             encryption_config={"resources": ["secrets"], "provider": {"key_arn": args.kms_key_arn}},
             enabled_cluster_log_types=list(CONTROL_PLANE_LOGS),
             upgrade_policy={"support_type": "STANDARD"},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs],
+                                        ignore_changes=["accessConfig.bootstrapClusterCreatorAdminPermissions"]),
         )
         grants = [(f"{name}-admin-{index}", arn, ADMIN_POLICY) for index, arn in enumerate(config.admin_role_arns)]
         # CI reads the in-cluster resources on every preview and drift check, and changes them on deploy:

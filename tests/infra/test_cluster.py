@@ -156,6 +156,17 @@ def test_system_node_instances_and_volumes_carry_the_stack_tags(stack: str) -> N
         assert tags["hoist:stack"] == stack
 
 
+def test_access_comes_only_from_explicit_entries_and_old_clusters_keep_theirs(stack: str) -> None:
+    """The deploy role creates the cluster on the cloud path; a bootstrap entry would duplicate its own entry."""
+    plan, cfg = planned(stack), load_stack(stack)
+    cluster = one(plan, "aws:eks/cluster:Cluster")
+    assert cluster.inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is False
+    # Create-only: a cluster made with the bootstrap entry is left as it is rather than replaced.
+    assert cluster.ignore_changes == ("accessConfig.bootstrapClusterCreatorAdminPermissions",)
+    principals = [e.inputs["principalArn"] for e in of(plan, "aws:eks/accessEntry:AccessEntry")]
+    assert cfg.cluster.ci_deploy_role_arn in principals and len(principals) == len(set(principals))
+
+
 def test_ci_roles_get_read_only_and_admin_access_entries(stack: str) -> None:
     """Previews and drift checks read the in-cluster resources; deploys change them."""
     plan, cfg = planned(stack), load_stack(stack)

@@ -177,6 +177,8 @@ MUTATIONS: dict[str, tuple[str, str, str, Mutation]] = {
     "eks-secrets-encrypted": ("dev", "aws:eks/cluster:Cluster", "", set_input("encryptionConfig.resources", [])),
     "eks-control-plane-logs": ("staging", "aws:eks/cluster:Cluster", "",
                                set_input("enabledClusterLogTypes", ["api", "audit"])),
+    "eks-explicit-access-only": ("staging", "aws:eks/cluster:Cluster", "",
+                                 set_input("accessConfig.bootstrapClusterCreatorAdminPermissions", True)),
     "eks-supported-version": ("prod", "aws:eks/cluster:Cluster", "", set_input("version", "1.33")),
     "nodes-imdsv2": ("dev", "aws:ec2/launchTemplate:LaunchTemplate", "",
                      set_input("metadataOptions.httpPutResponseHopLimit", 2)),
