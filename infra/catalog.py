@@ -313,6 +313,8 @@ class HelmChart:
     repository: str | None
     """None for an OCI chart, whose ``chart`` is the full oci:// reference."""
     version: str
+    namespace: str
+    """Where the release (and Helm's record of it, a Secret) lives."""
     source: str
     as_of: dt.date
 
@@ -322,23 +324,31 @@ _CHARTS_AS_OF = dt.date(2026, 11, 28)
 HELM_CHARTS: dict[str, HelmChart] = {
     # The v1.9 line is Karpenter's long-term-support release (supported until Feb 2027, karpenter.sh).
     "karpenter": HelmChart(chart="oci://public.ecr.aws/karpenter/karpenter", repository=None, version="1.9.0",
-                           source="karpenter.sh v1.9 (LTS) upgrade guide", as_of=_CHARTS_AS_OF),
+                           namespace="kube-system", source="karpenter.sh v1.9 (LTS) upgrade guide",
+                           as_of=_CHARTS_AS_OF),
     "nvidia-device-plugin": HelmChart(chart="nvidia-device-plugin", repository="https://nvidia.github.io/k8s-device-plugin",
-                                      version="0.18.2", source="NVIDIA/k8s-device-plugin Helm repository",
-                                      as_of=_CHARTS_AS_OF),
+                                      version="0.18.2", namespace="kube-system",
+                                      source="NVIDIA/k8s-device-plugin Helm repository", as_of=_CHARTS_AS_OF),
     "aws-efa-k8s-device-plugin": HelmChart(chart="aws-efa-k8s-device-plugin", repository="https://aws.github.io/eks-charts",
-                                           version="v0.5.20", source="aws/eks-charts stable/aws-efa-k8s-device-plugin",
+                                           version="v0.5.20", namespace="kube-system",
+                                           source="aws/eks-charts stable/aws-efa-k8s-device-plugin",
                                            as_of=_CHARTS_AS_OF),
     # Trainer v2.3.0 matches the kubeflow-trainer-api models the jobs are checked against; the chart
     # also installs JobSet, which TrainJobs run on.
     "kubeflow-trainer": HelmChart(chart="oci://ghcr.io/kubeflow/charts/kubeflow-trainer", repository=None,
-                                  version="2.3.0", source="github.com/kubeflow/trainer release v2.3.0",
-                                  as_of=_CHARTS_AS_OF),
+                                  version="2.3.0", namespace="kubeflow-system",
+                                  source="github.com/kubeflow/trainer release v2.3.0", as_of=_CHARTS_AS_OF),
     "kueue": HelmChart(chart="oci://registry.k8s.io/kueue/charts/kueue", repository=None, version="0.18.3",
+                       namespace="kueue-system",
                        source="kubernetes-sigs/kueue release v0.18.3 (API kueue.x-k8s.io/v1beta2)",
                        as_of=_CHARTS_AS_OF),
 }
 """Every Helm release of the cluster, by pinned chart version. `make verify-pins` checks each is still published."""
+
+
+def helm_namespaces() -> tuple[str, ...]:
+    """The namespaces that hold hoist's Helm releases: where a preview must read Helm's release Secrets."""
+    return tuple(sorted({chart.namespace for chart in HELM_CHARTS.values()}))
 
 KARPENTER_FEATURE_GATES: dict[str, bool] = {"ReservedCapacity": True, "SpotToSpotConsolidation": False,
                                             "NodeRepair": True}

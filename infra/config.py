@@ -267,8 +267,9 @@ class ClusterConfig(_Frozen):
                           "deploy runner in the VPC too, by OIDC): cluster-admin through an access entry.")
     ci_preview_role_arn: RoleArn | None = Field(
         None, description="The CI role previews and drift checks run as (preview.yml, drift.yml; on the preview "
-                          "runner in the VPC too, by OIDC): read-only (AmazonEKSAdminViewPolicy, which reads Helm's "
-                          "release Secrets) through an access entry.")
+                          "runner in the VPC too, by OIDC): read-only through an access entry (AmazonEKSViewPolicy "
+                          "cluster-wide, AmazonEKSAdminViewPolicy only in the Helm releases' namespaces, whose "
+                          "release Secrets a preview reads).")
     log_retention_days: LogRetentionDays = Field(
         90, description="Days control-plane logs are kept (a CloudWatch retention value).")
     allowed_gpu_instance_types: tuple[str, ...] = Field(

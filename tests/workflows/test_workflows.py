@@ -278,7 +278,9 @@ def test_deploys_and_teardowns_run_the_parts_in_order() -> None:
 
 
 def _state_check(job: dict[str, Any], mode: str) -> dict[str, Any]:
-    (step,) = [s for s in job["steps"] if f"-m hoist.stack_state {mode} < in-cluster-state.json" in s.get("run", "")]
+    found: list[dict[str, Any]] = [s for s in job["steps"]
+                                   if f"-m hoist.stack_state {mode} < in-cluster-state.json" in s.get("run", "")]
+    (step,) = found
     export = 'pulumi -C infra/in_cluster stack export --stack "$STACK" > in-cluster-state.json'
     assert step["run"].splitlines()[0] == export and step["env"]["STACK"] == "${{ inputs.stack }}"
     return step
