@@ -260,6 +260,22 @@ def test_runner_labels_name_the_projects_the_aws_side_creates() -> None:
     assert planned_projects == {kind: runner.runner_project("prod", kind) for kind in ("deploy", "preview")}
 
 
+def test_jobs_on_the_vpc_runners_install_only_the_infra_extra() -> None:
+    """The runners start bare for every job: they install Pulumi, its providers and the policy pack's
+    needs (`make install-infra`), not torch and the test tools (`make install`, kept elsewhere)."""
+    seen = set()
+    for path, name, job in _pulumi_jobs():
+        installs = [s["run"] for s in job["steps"] if str(s.get("run", "")).startswith("make install")]
+        seen.add((_part(job), tuple(installs)))
+        expected = "make install-infra" if _part(job) == "in-cluster" else "make install"
+        assert installs == [expected], f"{path.name}:{name}: {installs}"
+    assert seen == {("in-cluster", ("make install-infra",)), ("aws", ("make install",))}
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    assert "INFRA_EXTRAS := infra\n" in makefile and "$(INFRA_STAMP): pyproject.toml" in makefile
+    result = subprocess.run(["make", "-n", "install-infra"], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert "-e '.[infra]'" in result.stdout and ".installed-infra-stamp" in result.stdout
+
+
 def test_deploys_and_teardowns_run_the_parts_in_order() -> None:
     deploy = load(WORKFLOWS / "deploy-stack.yml")["jobs"]
     assert list(deploy) == ["aws", "in-cluster"] and deploy["in-cluster"]["needs"] == "aws"
