@@ -151,6 +151,17 @@ def ec2_hour(instance_type: str) -> Price:
 
 UNVERIFIED = "UNVERIFIED estimate"
 
+# CodeBuild bills a runner per build minute while a job runs, nothing between jobs. The rates are the
+# on-demand Linux ones third-party summaries quote for the CodeBuild pricing page; not read from AWS.
+CODEBUILD_PRICING = (f"{UNVERIFIED}: AWS CodeBuild pricing page (aws.amazon.com/codebuild/pricing), on-demand "
+                     "Linux, us-east-1, per build minute, as third-party summaries quote it")
+CODEBUILD_BUILD_MINUTE: dict[str, Price] = {
+    compute_type: Price(usd=usd, unit="build minute", source=CODEBUILD_PRICING, as_of=dt.date(2026, 12, 2))
+    for compute_type, usd in (("BUILD_GENERAL1_SMALL", 0.005), ("BUILD_GENERAL1_MEDIUM", 0.01))
+}
+CI_RUNNER_RUNS_PER_MONTH = 100
+"""An assumption, for a runner's line at maximum: this many jobs a month, each running to the build timeout."""
+
 
 def sagemaker_hour(instance_type: str) -> Price:
     """The hourly hosting price; an estimate's source says it is one, and on what it rests."""
