@@ -52,6 +52,7 @@ class PlannedResource:
     """URNs this resource had before a rename (its own alias or one of its ancestors'); the engine
     treats a resource at one of them as this one, so a diff must too."""
     ignore_changes: tuple[str, ...] = ()
+    """Input paths an update leaves as the cloud has them (the resource's ``ignore_changes``)."""
 
     @property
     def project(self) -> str:
