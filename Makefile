@@ -5,8 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Local development pins the CPU build of torch; images choose their own CUDA build.
 EXTRAS := infra,training,serving,dev
+# What the CI jobs on the VPC runners need: Pulumi and its providers, the policy pack, `hoist
+# policy-config` and `hoist cluster check`; no torch, no test tools.
+INFRA_STAMP := $(VENV)/.installed-infra-stamp
+INFRA_EXTRAS := infra
 
-.PHONY: demo install test lint typecheck unit verify-pins clean
+.PHONY: demo install install-infra test lint typecheck unit verify-pins clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +18,13 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+$(INFRA_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[$(INFRA_EXTRAS)]'
+	@touch $(INFRA_STAMP)
+
+install-infra: $(INFRA_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/hoist local

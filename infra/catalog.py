@@ -151,6 +151,17 @@ def ec2_hour(instance_type: str) -> Price:
 
 UNVERIFIED = "UNVERIFIED estimate"
 
+# CodeBuild bills a runner per build minute while a job runs, nothing between jobs. The rates are the
+# on-demand Linux ones third-party summaries quote for the CodeBuild pricing page; not read from AWS.
+CODEBUILD_PRICING = (f"{UNVERIFIED}: AWS CodeBuild pricing page (aws.amazon.com/codebuild/pricing), on-demand "
+                     "Linux, us-east-1, per build minute, as third-party summaries quote it")
+CODEBUILD_BUILD_MINUTE: dict[str, Price] = {
+    compute_type: Price(usd=usd, unit="build minute", source=CODEBUILD_PRICING, as_of=dt.date(2026, 12, 2))
+    for compute_type, usd in (("BUILD_GENERAL1_SMALL", 0.005), ("BUILD_GENERAL1_MEDIUM", 0.01))
+}
+CI_RUNNER_RUNS_PER_MONTH = 100
+"""An assumption, for a runner's line at maximum: this many jobs a month, each running to the build timeout."""
+
 
 def sagemaker_hour(instance_type: str) -> Price:
     """The hourly hosting price; an estimate's source says it is one, and on what it rests."""
@@ -336,6 +347,8 @@ class HelmChart:
     repository: str | None
     """None for an OCI chart, whose ``chart`` is the full oci:// reference."""
     version: str
+    namespace: str
+    """Where the release (and Helm's record of it, a Secret) lives."""
     source: str
     as_of: dt.date
 
@@ -345,23 +358,31 @@ _CHARTS_AS_OF = dt.date(2026, 11, 28)
 HELM_CHARTS: dict[str, HelmChart] = {
     # The v1.9 line is Karpenter's long-term-support release (supported until Feb 2027, karpenter.sh).
     "karpenter": HelmChart(chart="oci://public.ecr.aws/karpenter/karpenter", repository=None, version="1.9.0",
-                           source="karpenter.sh v1.9 (LTS) upgrade guide", as_of=_CHARTS_AS_OF),
+                           namespace="kube-system", source="karpenter.sh v1.9 (LTS) upgrade guide",
+                           as_of=_CHARTS_AS_OF),
     "nvidia-device-plugin": HelmChart(chart="nvidia-device-plugin", repository="https://nvidia.github.io/k8s-device-plugin",
-                                      version="0.18.2", source="NVIDIA/k8s-device-plugin Helm repository",
-                                      as_of=_CHARTS_AS_OF),
+                                      version="0.18.2", namespace="kube-system",
+                                      source="NVIDIA/k8s-device-plugin Helm repository", as_of=_CHARTS_AS_OF),
     "aws-efa-k8s-device-plugin": HelmChart(chart="aws-efa-k8s-device-plugin", repository="https://aws.github.io/eks-charts",
-                                           version="v0.5.20", source="aws/eks-charts stable/aws-efa-k8s-device-plugin",
+                                           version="v0.5.20", namespace="kube-system",
+                                           source="aws/eks-charts stable/aws-efa-k8s-device-plugin",
                                            as_of=_CHARTS_AS_OF),
     # Trainer v2.3.0 matches the kubeflow-trainer-api models the jobs are checked against; the chart
     # also installs JobSet, which TrainJobs run on.
     "kubeflow-trainer": HelmChart(chart="oci://ghcr.io/kubeflow/charts/kubeflow-trainer", repository=None,
-                                  version="2.3.0", source="github.com/kubeflow/trainer release v2.3.0",
-                                  as_of=_CHARTS_AS_OF),
+                                  version="2.3.0", namespace="kubeflow-system",
+                                  source="github.com/kubeflow/trainer release v2.3.0", as_of=_CHARTS_AS_OF),
     "kueue": HelmChart(chart="oci://registry.k8s.io/kueue/charts/kueue", repository=None, version="0.18.3",
+                       namespace="kueue-system",
                        source="kubernetes-sigs/kueue release v0.18.3 (API kueue.x-k8s.io/v1beta2)",
                        as_of=_CHARTS_AS_OF),
 }
 """Every Helm release of the cluster, by pinned chart version. `make verify-pins` checks each is still published."""
+
+
+def helm_namespaces() -> tuple[str, ...]:
+    """The namespaces that hold hoist's Helm releases: where a preview must read Helm's release Secrets."""
+    return tuple(sorted({chart.namespace for chart in HELM_CHARTS.values()}))
 
 KARPENTER_FEATURE_GATES: dict[str, bool] = {"ReservedCapacity": True, "SpotToSpotConsolidation": False,
                                             "NodeRepair": True}
@@ -704,6 +725,15 @@ API_RULES: dict[str, ApiRule] = {
               "principal for each session and not a permanent identity that can be assigned permissions.",
         read=API_RULES_READ, enforced_by="config:cluster.admin_role_arns",
         why_botocore_misses="principalArn is a plain string in the model"),
+    "eks-no-creator-bootstrap": ApiRule(
+        rule="A cluster created with bootstrapClusterCreatorAdminPermissions (the default) gives its creator an "
+             "admin access entry, so an explicit entry for the creator (the CI deploy role) is a duplicate; the "
+             "field is set at creation only",
+        url="https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateAccessConfigRequest.html",
+        quote="Specifies whether or not the cluster creator IAM principal was set as a cluster admin access entry "
+              "during cluster creation time. The default value is true.",
+        read=API_RULES_READ, enforced_by="policy:eks-explicit-access-only",
+        why_botocore_misses="the creator is whoever calls CreateCluster, not a member of the request"),
     "eks-node-entry-no-policy": ApiRule(
         rule="A node access entry (EC2_LINUX) takes no access policy and no Kubernetes groups",
         url=_API.format("eks", "CreateAccessEntry"),

@@ -267,8 +267,9 @@ class ClusterConfig(_Frozen):
                           "deploy runner in the VPC too, by OIDC): cluster-admin through an access entry.")
     ci_preview_role_arn: RoleArn | None = Field(
         None, description="The CI role previews and drift checks run as (preview.yml, drift.yml; on the preview "
-                          "runner in the VPC too, by OIDC): read-only (AmazonEKSAdminViewPolicy, which reads Helm's "
-                          "release Secrets) through an access entry.")
+                          "runner in the VPC too, by OIDC): read-only through an access entry (AmazonEKSViewPolicy "
+                          "cluster-wide, AmazonEKSAdminViewPolicy only in the Helm releases' namespaces, whose "
+                          "release Secrets a preview reads).")
     log_retention_days: LogRetentionDays = Field(
         90, description="Days control-plane logs are kept (a CloudWatch retention value).")
     allowed_gpu_instance_types: tuple[str, ...] = Field(
@@ -871,7 +872,8 @@ class StackConfig(_Frozen):
         default_factory=dict, description="GPU pools by name (lower-case letters, digits and dashes)."
     )
     ci_runner: CiRunnerConfig | None = Field(
-        None, description="CodeBuild-hosted GitHub Actions runners in the VPC for the in-cluster side; absent: none."
+        None, description="CodeBuild-hosted GitHub Actions runners in the VPC for the in-cluster side; required while "
+                    "the cluster's API is private (no cluster.public_access_cidrs)."
     )
 
     @field_validator("region")
@@ -929,6 +931,11 @@ class StackConfig(_Frozen):
             if self.environment == "prod" and self.endpoint.data_capture_percent == 0:
                 raise ValueError("endpoint.data_capture_percent: prod must capture traffic for monitoring")
         self._check_components()
+        if self.ci_runner is None and not self.cluster.public_access_cidrs:
+            # Every workflow sends the stack's in-cluster job to its runner's label; none would answer.
+            raise ValueError("ci_runner: required while the cluster's API is private (cluster.public_access_cidrs "
+                             "unset): CI runs the in-cluster side on the stack's runner in the VPC, and without "
+                             "one those jobs wait forever")
         if self.ci_runner is not None:
             account = self.ci_runner.connection_account()
             if account not in self.allowed_account_ids:

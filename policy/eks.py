@@ -37,6 +37,14 @@ def _secrets(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable
         yield "Kubernetes secrets must be encrypted with the stack's KMS key (encryptionConfig)"
 
 
+def _explicit_access(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
+    # The creator's bootstrap entry duplicates the deploy role's explicit one when that role creates the
+    # cluster, and CreateAccessEntry then fails (catalog.API_RULES["eks-no-creator-bootstrap"]).
+    if (props.get("accessConfig") or {}).get("bootstrapClusterCreatorAdminPermissions") is not False:
+        yield ("accessConfig.bootstrapClusterCreatorAdminPermissions must be false: cluster access comes from "
+               "explicit access entries only, and the creator's bootstrap entry collides with the CI deploy role's")
+
+
 def _logs(props: Mapping[str, Any], args: ResourceValidationArgs) -> Iterable[str]:
     missing = LOG_TYPES - set(as_list(props.get("enabledClusterLogTypes")))
     if missing:
@@ -126,21 +134,33 @@ def _launches_tagged(props: Mapping[str, Any], args: ResourceValidationArgs) -> 
 ACCESS_POLICY_ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
 # The CI roles are what every CI job that touches the cluster runs as: hosted jobs and the jobs on the
 # stack's VPC runners alike assume them by OIDC (the runners' own roles hold no entry: ci-runner-no-cluster-access).
-CI_ACCESS = {"AmazonEKSAdminViewPolicy": "read-only access, Helm's release Secrets included, for previews and drift "
-                                         "checks",
+CI_ACCESS = {"AmazonEKSViewPolicy": "read-only access, Secrets left out, for previews and drift checks",
              "AmazonEKSClusterAdminPolicy": "admin access for deploys"}
+ADMIN_VIEW = "AmazonEKSAdminViewPolicy"
 
 
 def _ci_access(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyResource]]:
     for cluster in of_type(resources, CLUSTER):
-        granted = {str(a.props.get("policyArn", "")).rsplit("/", 1)[-1]
-                   for a in of_type(resources, ACCESS_POLICY_ASSOCIATION)
-                   if cluster.urn in targets(a, "clusterName")
-                   and (a.props.get("accessScope") or {}).get("type") == "cluster"}
+        associations = [a for a in of_type(resources, ACCESS_POLICY_ASSOCIATION)
+                        if cluster.urn in targets(a, "clusterName")]
+        scoped: dict[str, list[dict[str, Any]]] = {}
+        for association in associations:
+            policy = str(association.props.get("policyArn", "")).rsplit("/", 1)[-1]
+            scoped.setdefault(policy, []).append(association.props.get("accessScope") or {})
+            if policy == ADMIN_VIEW and (association.props.get("accessScope") or {}).get("type") != "namespace":
+                # Code from a pull request runs as the preview role: it must not read every Secret.
+                yield (f"access policy association {association.name}: {ADMIN_VIEW} reads every Secret; scope it to "
+                       f"the Helm releases' namespaces ({', '.join(catalog.helm_namespaces())})"), association
         for policy, purpose in CI_ACCESS.items():
-            if policy not in granted:
+            if not any(scope.get("type") == "cluster" for scope in scoped.get(policy, [])):
                 yield (f"EKS cluster {cluster.name} grants no role {policy} ({purpose}); set "
                        "hoist:cluster.ci_preview_role_arn and ci_deploy_role_arn"), cluster
+        # Helm keeps each release in a Secret of its namespace, which a preview reads.
+        read = {n for scope in scoped.get(ADMIN_VIEW, []) for n in as_list(scope.get("namespaces"))}
+        missing = sorted(set(catalog.helm_namespaces()) - read)
+        if missing:
+            yield (f"EKS cluster {cluster.name} grants no role {ADMIN_VIEW} in {', '.join(missing)}, where Helm "
+                   "keeps its release Secrets that previews and drift checks read"), cluster
 
 
 ACCESS_ENTRY = "aws:eks/accessEntry:AccessEntry"
@@ -167,6 +187,8 @@ POLICIES = (
                     ("CKV_AWS_58", "SecurityHub:EKS.3"), (CLUSTER,), _secrets),
     resource_policy("eks-control-plane-logs", "EKS sends all five control-plane log types",
                     ("CKV_AWS_37", "SecurityHub:EKS.8"), (CLUSTER,), _logs),
+    resource_policy("eks-explicit-access-only", "EKS grants access through explicit access entries only, no "
+                    "bootstrap entry for the cluster's creator", (), (CLUSTER,), _explicit_access),
     resource_policy("eks-supported-version", "EKS runs a version in standard support, with the STANDARD policy",
                     ("SecurityHub:EKS.2",), (CLUSTER,), _version),
     resource_policy("nodes-imdsv2", "Nodes require IMDSv2 with a hop limit of 1", ("CKV_AWS_79", "CKV_AWS_341"),

@@ -80,11 +80,18 @@ def match(old: dict[str, Resource], new: dict[str, Resource]) -> dict[str, str |
     return {urn: next((a for a in [urn, *new[urn].get("aliases", [])] if a in old), None) for urn in new}
 
 
+def _ignored(path: str, ignored: list[str]) -> bool:
+    return any(path == p or path.startswith((f"{p}.", f"{p}[")) for p in ignored)
+
+
 def _compared(before: Resource, after: Resource) -> Change:
-    leaves = leaf_changes(before["inputs"], after["inputs"])
+    # The engine keeps an ignore_changes input at its applied value: no change, and no replacement.
+    ignored = list(after.get("ignore_changes", []))
+    leaves = [leaf for leaf in leaf_changes(before["inputs"], after["inputs"]) if not _ignored(leaf.path, ignored)]
     options = [Leaf(option, before.get(option), after.get(option)) for option in ("protect", "retain_on_delete")
                if bool(before.get(option)) != bool(after.get(option))]
-    reasons = replacements.replacing(after["type"], before["inputs"], after["inputs"])
+    reasons = [reason for reason in replacements.replacing(after["type"], before["inputs"], after["inputs"])
+               if not _ignored(reason.path, ignored)]
     return Change("replace" if reasons else "update", before, after, leaves, reasons, option_changes=options)
 
 

@@ -163,6 +163,16 @@ def _lustre(r: PlannedResource, plan: Plan) -> Iterable[Priced]:
            catalog.FSX_LUSTRE_P2_GB_MONTH[throughput], gib)
 
 
+def _ci_runner(r: PlannedResource, plan: Plan) -> Iterable[Priced]:
+    """A CodeBuild-hosted runner: nothing idle (billed per build minute), and at maximum an assumed number
+    of jobs a month, each running to the build timeout."""
+    compute_type = r.inputs["environment"]["computeType"]
+    minutes = catalog.CI_RUNNER_RUNS_PER_MONTH * int(r.inputs["buildTimeout"])
+    yield (f"CI runner {r.inputs['name']}",
+           f"{compute_type} build minute ({catalog.CI_RUNNER_RUNS_PER_MONTH} jobs × {r.inputs['buildTimeout']} "
+           "min timeout, assumed)", minutes, catalog.CODEBUILD_BUILD_MINUTE[compute_type], 0)
+
+
 PRICERS: dict[str, Pricer] = {
     "kubernetes:karpenter.sh/v1:NodePool": _gpu_pool,
     "aws:fsx/lustreFileSystem:LustreFileSystem": _lustre,
@@ -174,6 +184,7 @@ PRICERS: dict[str, Pricer] = {
     "aws-native:sagemaker:EndpointConfig": _sagemaker_variants,
     "aws:eks/cluster:Cluster": _eks_control_plane,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
+    "aws:codebuild/project:Project": _ci_runner,
 }
 """Resource type -> how to price it. Components that add paid resources add their pricer here."""
 

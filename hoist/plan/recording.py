@@ -11,6 +11,7 @@ is what the policy pack, the cost model and the diff work from.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import dataclasses
 import json
@@ -21,9 +22,11 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
+from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from hoist.errors import CommandFailed
 from hoist.plan.mocks import StackMocks
 from infra import program
 from infra.config import StackConfig
@@ -240,8 +243,12 @@ def record(stack: str, *, preview: bool = False) -> Plan:
             _run_isolated, Plan(stack=stack, config=cfg, preview=False), program.main, AWS_PROJECT, {})
     aws_side = len(plan.resources)
     references = {aws_stack_name(ORGANIZATION, stack): applied}
-    plan.in_cluster_outputs, _ = contextvars.Context().run(
-        _run_isolated, plan, in_cluster_program.main, IN_CLUSTER_PROJECT, references)
+    try:
+        plan.in_cluster_outputs, _ = contextvars.Context().run(
+            _run_isolated, plan, in_cluster_program.main, IN_CLUSTER_PROJECT, references)
+    except pulumi.RunError as error:
+        # What `pulumi up` of the in-cluster side would print on one line (a contract mismatch).
+        raise CommandFailed(f"in-cluster side of {stack}: {error}") from None
     plan.resources[aws_side:] = [_before_the_split(_across_projects(r, made_by)) for r in plan.resources[aws_side:]]
     return plan
 
@@ -256,13 +263,30 @@ def _run_isolated(plan: Plan, main: Callable[[], None], project: str,
     pulumi.runtime.set_mocks(mocks, project=project, stack=plan.stack, preview=plan.preview, monitor=monitor,
                              organization=ORGANIZATION)
     pulumi.runtime.set_all_config(_pulumi_config(plan.stack))
-    _sync_await(run_pulumi_func(main))
+    try:
+        _sync_await(run_pulumi_func(main))
+    except BaseException:
+        _drop_pending_tasks()
+        raise
     outputs: dict[str, Any] = {}
     root = pulumi.runtime.get_root_resource()
     if root is not None:
         for key, output in getattr(root, "outputs", {}).items():
             outputs[key] = _sync_await(_resolve(output))
     return outputs, monitor.made_by
+
+
+def _drop_pending_tasks() -> None:
+    """A failed program leaves its outputs' tasks (failed or waiting) in the runtime's set, which the
+    next recording in this process would await and fail on with this one's error: drop them."""
+    with SETTINGS.lock:
+        SETTINGS.outputs.clear()
+    loop = asyncio.get_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 async def _resolve(value: Any) -> Any:

@@ -46,6 +46,8 @@ def as_dict(plan: Plan, policy: PolicyReport, cost: CostEstimate,
             "urn": r.urn, "part": r.part, "type": r.type, "name": r.name, "protect": r.protect,
             "retain_on_delete": r.retain_on_delete, "inputs": _jsonable(r.inputs),
             **({"aliases": list(r.aliases)} if r.aliases else {}),
+            # Inputs the engine keeps at their applied value: a diff shows no change to them.
+            **({"ignore_changes": list(r.ignore_changes)} if r.ignore_changes else {}),
             # Which resources each input is computed from: a diff follows a replacement through them.
             **({"input_sources": {k: list(v) for k, v in sorted(r.property_dependencies.items()) if v}}
                if any(r.property_dependencies.values()) else {}),

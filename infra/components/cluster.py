@@ -23,13 +23,16 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra import catalog
 from infra.components.iam import document, pod_identity_trust
 from infra.config import ClusterConfig
 
 CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-# Reads every object, Secrets included: Helm keeps its releases in Secrets, which a preview and a
-# drift check of the in-cluster side read. AmazonEKSViewPolicy leaves Secrets out.
+# The preview role reads every object but Secrets cluster-wide (View), and Secrets too (AdminView) only
+# in the namespaces of hoist's Helm releases, whose records a preview and a drift check read: code from
+# a pull request runs as this role, and must not read every Secret of the stack.
+VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
 ADMIN_VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
 KARPENTER_NAMESPACE = "kube-system"
 KARPENTER_SERVICE_ACCOUNT = "karpenter"
@@ -109,26 +112,41 @@ class GpuCluster(pulumi.ComponentResource):
             version=config.kubernetes_version,
             role_arn=cluster_role.arn,
             vpc_config=vpc,
-            access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
+            # Access comes from the explicit entries below alone: a bootstrap entry for the creator (the CI
+            # deploy role on the cloud path) would make the deploy role's own entry fail as a duplicate
+            # (catalog.API_RULES["eks-no-creator-bootstrap"]). The field is create-only: clusters made
+            # before keep theirs rather than being replaced.
+            access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": False},
             encryption_config={"resources": ["secrets"], "provider": {"key_arn": args.kms_key_arn}},
             enabled_cluster_log_types=list(CONTROL_PLANE_LOGS),
             upgrade_policy={"support_type": "STANDARD"},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs],
+                                        ignore_changes=["accessConfig.bootstrapClusterCreatorAdminPermissions"]),
         )
-        grants = [(f"{name}-admin-{index}", arn, ADMIN_POLICY) for index, arn in enumerate(config.admin_role_arns)]
+        cluster_wide: aws.eks.AccessPolicyAssociationAccessScopeArgsDict = {"type": "cluster"}
+        helm_namespaces: aws.eks.AccessPolicyAssociationAccessScopeArgsDict = {
+            "type": "namespace", "namespaces": list(catalog.helm_namespaces())}
+        grants = [(f"{name}-admin-{index}", arn, [(f"{name}-admin-{index}", ADMIN_POLICY, cluster_wide)])
+                  for index, arn in enumerate(config.admin_role_arns)]
         # CI reads the in-cluster resources on every preview and drift check, and changes them on deploy:
         # the jobs on the stack's VPC runners assume these roles by GitHub OIDC (ci_runners.py), and the
         # deploy role's trust names the GitHub environment, so its reviewers and branches gate cluster-admin.
         if config.ci_deploy_role_arn is not None:
-            grants.append((f"{name}-ci-deploy", config.ci_deploy_role_arn, ADMIN_POLICY))
+            grants.append((f"{name}-ci-deploy", config.ci_deploy_role_arn,
+                           [(f"{name}-ci-deploy", ADMIN_POLICY, cluster_wide)]))
         if config.ci_preview_role_arn is not None:
-            grants.append((f"{name}-ci-preview", config.ci_preview_role_arn, ADMIN_VIEW_POLICY))
-        for resource_name, arn, policy_arn in grants:
-            entry = aws.eks.AccessEntry(resource_name, cluster_name=self.cluster.name, principal_arn=arn,
+            # "You can assign one or more access policies to access entries of type STANDARD", each scoped to the
+            # cluster or to namespaces (docs.aws.amazon.com/eks/latest/userguide/access-policies.html, 2026-12-02).
+            grants.append((f"{name}-ci-preview", config.ci_preview_role_arn,
+                           [(f"{name}-ci-preview", ADMIN_VIEW_POLICY, helm_namespaces),
+                            (f"{name}-ci-view", VIEW_POLICY, cluster_wide)]))
+        for entry_name, arn, associations in grants:
+            entry = aws.eks.AccessEntry(entry_name, cluster_name=self.cluster.name, principal_arn=arn,
                                         type="STANDARD", opts=child)
-            aws.eks.AccessPolicyAssociation(resource_name, cluster_name=self.cluster.name,
-                                            principal_arn=entry.principal_arn, policy_arn=policy_arn,
-                                            access_scope={"type": "cluster"}, opts=child)
+            for resource_name, policy_arn, scope in associations:
+                aws.eks.AccessPolicyAssociation(resource_name, cluster_name=self.cluster.name,
+                                                principal_arn=entry.principal_arn, policy_arn=policy_arn,
+                                                access_scope=scope, opts=child)
         self.node_group = self._system_nodes(name, args, child)
         self._addons(name, args, child)
         self._karpenter(name, args, child)

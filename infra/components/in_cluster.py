@@ -61,13 +61,13 @@ def _field(contract: pulumi.Output[InClusterInputs], get: Callable[[InClusterInp
     return contract.apply(get)
 
 
-def _release(name: str, chart_key: str, namespace: str, values: dict[str, Any],
-             opts: pulumi.ResourceOptions) -> k8s.helm.v3.Release:
+def _release(name: str, chart_key: str, values: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.helm.v3.Release:
+    # The chart's namespace is the catalog's: the CI preview role reads Helm's Secrets there alone.
     chart = catalog.HELM_CHARTS[chart_key]
     return k8s.helm.v3.Release(
-        name, name=chart_key, chart=chart.chart, version=chart.version, namespace=namespace,
+        name, name=chart_key, chart=chart.chart, version=chart.version, namespace=chart.namespace,
         repository_opts={"repo": chart.repository} if chart.repository else None,
-        create_namespace=namespace != "kube-system", values=values,
+        create_namespace=chart.namespace != "kube-system", values=values,
         # A failed upgrade rolls back rather than leaving a half-applied controller.
         atomic=True, cleanup_on_fail=True, opts=opts)
 
@@ -89,7 +89,7 @@ class InCluster(pulumi.ComponentResource):
                                      opts=pulumi.ResourceOptions(parent=self))
         kube = pulumi.ResourceOptions(parent=self, provider=self.provider)
 
-        self.karpenter = _release(f"{name}-karpenter", "karpenter", "kube-system", {
+        self.karpenter = _release(f"{name}-karpenter", "karpenter", {
             "settings": {"clusterName": _field(contract, lambda c: c.cluster_name),
                          "clusterEndpoint": _field(contract, lambda c: c.endpoint),
                          "interruptionQueue": _field(contract, lambda c: c.interruption_queue),
@@ -103,15 +103,14 @@ class InCluster(pulumi.ComponentResource):
         }, kube)
         gpu_daemon = {"tolerations": [GPU_TOLERATION],
                       "nodeSelector": {"karpenter.k8s.aws/instance-gpu-manufacturer": "nvidia"}}
-        device_plugins = [_release(f"{name}-nvidia-device-plugin", "nvidia-device-plugin", "kube-system",
-                                   gpu_daemon, kube)]
+        device_plugins = [_release(f"{name}-nvidia-device-plugin", "nvidia-device-plugin", gpu_daemon, kube)]
         if any(pool.efa for pool in args.pools.values()):
-            device_plugins.append(_release(f"{name}-efa-device-plugin", "aws-efa-k8s-device-plugin", "kube-system",
+            device_plugins.append(_release(f"{name}-efa-device-plugin", "aws-efa-k8s-device-plugin",
                                            {"tolerations": [GPU_TOLERATION],
                                             "nodeSelector": {"hoist.dev/efa": "true"}}, kube))
-        trainer = _release(f"{name}-kubeflow-trainer", "kubeflow-trainer", "kubeflow-system",
+        trainer = _release(f"{name}-kubeflow-trainer", "kubeflow-trainer",
                            {"runtimes": {"defaultEnabled": False}}, kube)
-        kueue = _release(f"{name}-kueue", "kueue", "kueue-system", {"managerConfig": {
+        kueue = _release(f"{name}-kueue", "kueue", {"managerConfig": {
             "controllerManagerConfigYaml": json.dumps(kueue_manager_config(args.cluster))}},
             pulumi.ResourceOptions.merge(kube, pulumi.ResourceOptions(depends_on=[trainer])))
 

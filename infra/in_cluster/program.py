@@ -12,14 +12,25 @@ import pulumi
 
 from infra.components.in_cluster import InCluster, InClusterArgs
 from infra.config import StackConfig
-from infra.contract import IN_CLUSTER_OUTPUT, TRAINING_NAMESPACE, InClusterInputs, aws_stack_name
+from infra.contract import IN_CLUSTER_OUTPUT, TRAINING_NAMESPACE, ContractError, InClusterInputs, aws_stack_name
 from infra.program import config_or_exit, stack_tag
+
+
+def contract_or_fail(value: object) -> InClusterInputs:
+    """The AWS side's output as the contract. A mismatch is one line: Pulumi prints a RunError's message
+    alone, where any other exception in an apply comes with its traceback."""
+    try:
+        return InClusterInputs.parse(value)
+    except ContractError as error:
+        raise pulumi.RunError(str(error)) from None
 
 
 def define_stack(cfg: StackConfig) -> None:
     stack = pulumi.get_stack()
     aws_side = pulumi.StackReference(aws_stack_name(pulumi.get_organization(), stack))
-    contract = aws_side.require_output(IN_CLUSTER_OUTPUT).apply(InClusterInputs.parse)
+    # get_output, not require_output: a missing output reaches parse, whose message says to apply the
+    # AWS side first, instead of require_output's own error.
+    contract = aws_side.get_output(IN_CLUSTER_OUTPUT).apply(contract_or_fail)
     tag_key, tag_value = stack_tag()
     cluster = InCluster(f"hoist-{stack}", InClusterArgs(
         cluster=cfg.cluster, contract=contract, pools=dict(cfg.gpu_pools),

@@ -43,10 +43,11 @@ def test_prod_json_lists_components_with_their_controls() -> None:
                               "not_applicable": {}}
     # NAT gateways, interface endpoints, public IPs, the KMS key, 6 ml.g5.xlarge endpoint instances, the EKS
     # control plane and 3 m6i.large system nodes, 2400 GB of Lustre at 250 MB/s/TiB, and the GPU pools full:
-    # 2 p5.48xlarge (16 GPUs) and 2 g5.48xlarge (16 GPUs, dearer than 4 g5.12xlarge), at most.
+    # 2 p5.48xlarge (16 GPUs) and 2 g5.48xlarge (16 GPUs, dearer than 4 g5.12xlarge), at most; the two CI
+    # runners at 100 jobs of 120 small build minutes each, at most.
     always = 3 * 0.045 * 730 + 18 * 0.01 * 730 + 3 * 0.005 * 730 + 1 + 0.10 * 730 + 2400 * 0.21
     assert data["cost"]["monthly_max_usd"] == round(
-        always + 6 * 1.408 * 730 + 3 * 0.096 * 730 + 2 * 55.04 * 730 + 2 * 16.288 * 730, 2)
+        always + 6 * 1.408 * 730 + 3 * 0.096 * 730 + 2 * 55.04 * 730 + 2 * 16.288 * 730 + 2 * 100 * 120 * 0.005, 2)
     # Idle: the endpoint at its minimum, 2 system nodes, and no GPU node at all.
     assert data["cost"]["monthly_idle_usd"] == round(always + 2 * 1.408 * 730 + 2 * 0.096 * 730, 2)
     assert all(line["source"] for line in data["cost"]["lines"])

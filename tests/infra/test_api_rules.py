@@ -151,6 +151,9 @@ TRIPS: dict[str, Callable[[], None]] = {
         "staging", "cluster.ci_deploy_role_arn", raw("staging")["cluster"]["ci_preview_role_arn"])),
     "eks-access-entry-no-session": lambda: _expect("is not an IAM role ARN", _config_error(
         "dev", "cluster.admin_role_arns", ["arn:aws:sts::111122223333:assumed-role/admin/alice"])),
+    # The deploy role creates the cluster on the cloud path: a bootstrap entry would duplicate its own.
+    "eks-no-creator-bootstrap": lambda: _expect_set({"eks-explicit-access-only"}, _trips(
+        "prod", "aws:eks/cluster:Cluster", set_input("accessConfig.bootstrapClusterCreatorAdminPermissions", True))),
     "eks-node-entry-no-policy": lambda: _expect_set({"eks-node-access-entries"}, _node_entry_gets_a_policy()),
     "karpenter-pool-limits": lambda: _expect_set({"gpu-pool-limit"}, _trips(
         "staging", "kubernetes:karpenter.sh/v1:NodePool", set_input("spec.limits", {}))),

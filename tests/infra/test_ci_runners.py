@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hoist.plan import cost
 from hoist.plan.recording import Plan, PlannedResource
+from infra import catalog
 from infra.components import ci_runners as runner
 from tests.conftest import planned
 
@@ -73,3 +75,16 @@ def test_a_runner_role_may_run_codebuild_in_the_vpc_and_nothing_more(stack: str)
             assert role.urn not in entry.property_dependencies.get("principalArn", []), entry.name
     principals = {e.inputs["principalArn"] for e in plan.of_type("aws:eks/accessEntry:AccessEntry")}
     assert {plan.config.cluster.ci_deploy_role_arn, plan.config.cluster.ci_preview_role_arn} <= principals
+
+
+def test_each_runner_costs_nothing_idle_and_is_priced_per_build_minute_at_maximum(stack: str) -> None:
+    """CodeBuild bills only while a job runs; the maximum is an assumed count of jobs at the build timeout."""
+    plan = planned(stack)
+    lines = {line.subject: line for line in cost.estimate(plan).lines if line.subject.startswith("CI runner ")}
+    assert set(lines) == {f"CI runner {runner.runner_project(stack, kind)}" for kind in ("deploy", "preview")}
+    compute_type = plan.config.ci_runner.compute_type if plan.config.ci_runner else ""
+    for line in lines.values():
+        assert line.monthly_idle_usd == 0 and line.unit_price == catalog.CODEBUILD_BUILD_MINUTE[compute_type]
+        minutes = catalog.CI_RUNNER_RUNS_PER_MONTH * runner.BUILD_TIMEOUT_MINUTES
+        assert line.monthly_max_usd == minutes * line.unit_price.usd > 0
+        assert "assumed" in line.item and line.unit_price.cite().startswith(catalog.UNVERIFIED)

@@ -11,6 +11,7 @@ import pytest
 from hoist.outputs import StackOutputs
 from hoist.plan import cost
 from hoist.plan.recording import Plan, PlannedResource
+from infra import catalog
 from infra.stack_files import ConfigError, load_stack, parse, read_stack_file, stack_file
 from tests.conftest import planned
 
@@ -156,15 +157,34 @@ def test_system_node_instances_and_volumes_carry_the_stack_tags(stack: str) -> N
         assert tags["hoist:stack"] == stack
 
 
+def test_access_comes_only_from_explicit_entries_and_old_clusters_keep_theirs(stack: str) -> None:
+    """The deploy role creates the cluster on the cloud path; a bootstrap entry would duplicate its own entry."""
+    plan, cfg = planned(stack), load_stack(stack)
+    cluster = one(plan, "aws:eks/cluster:Cluster")
+    assert cluster.inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is False
+    # Create-only: a cluster made with the bootstrap entry is left as it is rather than replaced.
+    assert cluster.ignore_changes == ("accessConfig.bootstrapClusterCreatorAdminPermissions",)
+    principals = [e.inputs["principalArn"] for e in of(plan, "aws:eks/accessEntry:AccessEntry")]
+    assert cfg.cluster.ci_deploy_role_arn in principals and len(principals) == len(set(principals))
+
+
 def test_ci_roles_get_read_only_and_admin_access_entries(stack: str) -> None:
-    """Previews and drift checks read the in-cluster resources; deploys change them."""
+    """Previews and drift checks read the in-cluster resources; deploys change them. Pull-request code runs
+    as the preview role, so it reads Secrets only where Helm keeps its releases."""
     plan, cfg = planned(stack), load_stack(stack)
     assert cfg.cluster.ci_preview_role_arn and cfg.cluster.ci_deploy_role_arn
-    granted = {a.inputs["principalArn"]: a.inputs["policyArn"].rsplit("/", 1)[-1]
-               for a in plan.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")}
-    # Helm keeps releases in Secrets, which AmazonEKSViewPolicy cannot read; AdminView can, and changes nothing.
-    assert granted[cfg.cluster.ci_preview_role_arn] == "AmazonEKSAdminViewPolicy"
-    assert granted[cfg.cluster.ci_deploy_role_arn] == "AmazonEKSClusterAdminPolicy"
+    granted: dict[str, set[tuple[str, str, tuple[str, ...]]]] = {}
+    for a in plan.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation"):
+        scope = a.inputs["accessScope"]
+        granted.setdefault(a.inputs["principalArn"], set()).add(
+            (a.inputs["policyArn"].rsplit("/", 1)[-1], scope["type"], tuple(scope.get("namespaces", ()))))
+    assert granted[cfg.cluster.ci_preview_role_arn] == {
+        ("AmazonEKSViewPolicy", "cluster", ()),
+        ("AmazonEKSAdminViewPolicy", "namespace", ("kube-system", "kubeflow-system", "kueue-system"))}
+    assert granted[cfg.cluster.ci_deploy_role_arn] == {("AmazonEKSClusterAdminPolicy", "cluster", ())}
+    # The namespaces are the releases' own: one source of truth in the catalog.
+    releases = {r.inputs["namespace"] for r in plan.of_type("kubernetes:helm.sh/v3:Release")}
+    assert releases == set(catalog.helm_namespaces())
 
 
 def test_one_role_named_twice_is_a_config_error() -> None:

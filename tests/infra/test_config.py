@@ -201,6 +201,16 @@ def test_a_bad_runner_setting_is_one_line_naming_it(path: str, value: Any, phras
     assert "\n" not in message and phrase in message and "ci_runner" in message, message
 
 
-def test_a_stack_without_runners_has_none() -> None:
-    cfg = parse(_set(raw("dev"), "ci_runner", DELETE), source=SOURCE)
+def test_a_stack_with_a_public_api_may_have_no_runners() -> None:
+    public = _set(raw("dev"), "cluster.public_access_cidrs", ["203.0.113.0/24"])
+    cfg = parse(_set(public, "ci_runner", DELETE), source=SOURCE)
     assert cfg.ci_runner is None
+
+
+def test_a_private_api_without_runners_is_one_line_naming_the_key() -> None:
+    """CI sends each in-cluster job to the stack's runner label; with no runner it would queue forever."""
+    with pytest.raises(ConfigError) as caught:
+        parse(_set(raw("dev"), "ci_runner", DELETE), source=SOURCE)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(f"{SOURCE}: hoist:ci_runner = (unset): required while"), message
+    assert "cluster.public_access_cidrs" in message

@@ -146,10 +146,16 @@ def test_queues_hold_exactly_each_pools_gpus(stack: str) -> None:
         assert local.inputs["metadata"]["namespace"] == "training"
 
 
-def test_teardown_order_is_in_the_dependency_graph(stack: str) -> None:
+def _in_project(resource: PlannedResource) -> set[str]:
+    """The resource's dependencies inside its own project: the edges the engine orders a destroy by
+    (the recorder adds only AWS-side URNs, for the contract's values)."""
+    return {urn for urn in resource.dependencies if urn.split("::")[1] == resource.project}
+
+
+def test_teardown_order_inside_the_in_cluster_project(stack: str) -> None:
     """Pulumi deletes dependents first: jobs' namespace, then NodePools (Karpenter, still running,
-    terminates their GPU nodes), node classes, and only then Karpenter. All of it is the in-cluster
-    project, which the teardown workflow destroys before the AWS side (tests/workflows)."""
+    terminates their GPU nodes), then their EC2NodeClasses, and only then Karpenter. All of it is the
+    in-cluster project, which the teardown workflow destroys before the AWS side (tests/workflows)."""
     plan = planned(stack)
     urns = {r.name: r.urn for r in plan.resources}
     karpenter = one(plan, RELEASE, "-karpenter")
@@ -157,20 +163,25 @@ def test_teardown_order_is_in_the_dependency_graph(stack: str) -> None:
     for pool_name in load_stack(stack).gpu_pools:
         pool = one(plan, NODE_POOL_TYPE, f"nodepool-{pool_name}")
         assert pool.part == "in-cluster"
-        assert {karpenter.urn, urns[f"hoist-{stack}-nodeclass-{pool_name}"]} <= set(pool.dependencies)
-        node_class_deps = one(plan, NODE_CLASS_TYPE, f"nodeclass-{pool_name}").dependencies
-        assert karpenter.urn in node_class_deps
-    # Across the projects, the edges are what the AWS side's output carries: the controller is
-    # configured with the cluster's endpoint, each node class with the node role and the pool's subnets.
+        assert {karpenter.urn, urns[f"hoist-{stack}-nodeclass-{pool_name}"]} <= _in_project(pool)
+        assert karpenter.urn in _in_project(one(plan, NODE_CLASS_TYPE, f"nodeclass-{pool_name}"))
+    namespace = one(plan, "kubernetes:core/v1:Namespace", "-training")
+    assert {r.urn for r in plan.of_type(NODE_POOL_TYPE)} <= _in_project(namespace)
+    provider = next(r for r in plan.resources if r.type == "pulumi:providers:kubernetes")
+    assert karpenter.provider.startswith(provider.urn)
+
+
+def test_the_contract_carries_the_aws_resources_the_in_cluster_objects_use(stack: str) -> None:
+    """The StackReference hides where its values came from, so the recorder names the AWS resources
+    whose values the contract carries (no engine orders across projects; teardown.yml does): the
+    controller gets the cluster's endpoint, each node class the node role."""
+    plan = planned(stack)
     cluster = f"urn:pulumi:{stack}::hoist::hoist:cluster:GpuCluster$aws:eks/cluster:Cluster::hoist-{stack}-cluster"
-    assert cluster in karpenter.dependencies
+    karpenter = one(plan, RELEASE, "-karpenter")
+    assert cluster in karpenter.dependencies and cluster not in _in_project(karpenter)
     node_role = one(plan, "aws:iam/role:Role", "-karpenter-node").urn
     for nodeclass in plan.of_type(NODE_CLASS_TYPE):
         assert node_role in nodeclass.dependencies
-    provider = next(r for r in plan.resources if r.type == "pulumi:providers:kubernetes")
-    assert karpenter.provider.startswith(provider.urn)
-    namespace = one(plan, "kubernetes:core/v1:Namespace", "-training")
-    assert {r.urn for r in plan.of_type(NODE_POOL_TYPE)} <= set(namespace.dependencies)
 
 
 def test_the_in_cluster_project_holds_kubernetes_objects_only(stack: str) -> None:

@@ -230,12 +230,14 @@ def test_alarms_and_the_budget_publish_to_the_stacks_encrypted_alerts_topic(stac
     assert {"cloudwatch.amazonaws.com", "budgets.amazonaws.com"} <= services
 
 
-def test_a_stack_without_ci_runner_gets_no_runner(stacks_copy: Path) -> None:
+def test_a_public_api_stack_without_ci_runner_gets_no_runner(stacks_copy: Path) -> None:
     path = stacks_copy / "Pulumi.dev.yaml"
     text = path.read_text()
     start = text.index("  hoist:ci_runner:")
     end = text.index("  hoist:cluster:", start)
-    path.write_text(text[:start] + text[end:])
+    text = text[:start] + text[end:]
+    cluster = text.index("  hoist:cluster:\n") + len("  hoist:cluster:\n")
+    path.write_text(text[:cluster] + "    public_access_cidrs: [203.0.113.0/24]\n" + text[cluster:])
     plan = recording.record("dev")
     assert not [r for r in plan.resources if r.type.startswith("aws:codebuild/") or "runner" in r.name]
     assert "ci_runners" not in plan.outputs and plan.in_cluster_outputs["node_pools"] == ["a10g-spot"]

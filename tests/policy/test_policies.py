@@ -177,6 +177,8 @@ MUTATIONS: dict[str, tuple[str, str, str, Mutation]] = {
     "eks-secrets-encrypted": ("dev", "aws:eks/cluster:Cluster", "", set_input("encryptionConfig.resources", [])),
     "eks-control-plane-logs": ("staging", "aws:eks/cluster:Cluster", "",
                                set_input("enabledClusterLogTypes", ["api", "audit"])),
+    "eks-explicit-access-only": ("staging", "aws:eks/cluster:Cluster", "",
+                                 set_input("accessConfig.bootstrapClusterCreatorAdminPermissions", True)),
     "eks-supported-version": ("prod", "aws:eks/cluster:Cluster", "", set_input("version", "1.33")),
     "nodes-imdsv2": ("dev", "aws:ec2/launchTemplate:LaunchTemplate", "",
                      set_input("metadataOptions.httpPutResponseHopLimit", 2)),
@@ -248,6 +250,22 @@ def test_gpu_rules_read_the_stack_configuration() -> None:
     assert evaluate(planned("dev"), config=narrower).tripped() == {"gpu-instance-types-allowed"}
     # Staging buys on-demand GPUs; the spot-only rule is dev's alone.
     assert evaluate(planned("staging"), config={}).passed
+
+
+ADMIN_VIEW_ASSOCIATION = ("staging", "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "ci-preview")
+
+
+def test_the_preview_role_reads_secrets_only_where_helm_keeps_its_releases() -> None:
+    """Pull-request code runs as the preview role: AdminView (every Secret) cluster-wide is refused, and so is
+    a namespace list that misses a release's namespace (the preview could not read that release)."""
+    stack, typ, name = ADMIN_VIEW_ASSOCIATION
+    assert planned(stack).of_type(typ) and evaluate(planned(stack)).passed
+    cluster_wide = evaluate(mutate(planned(stack), typ, set_input("accessScope", {"type": "cluster"}), name))
+    assert cluster_wide.tripped() == {"eks-ci-access"}
+    fewer = evaluate(mutate(planned(stack), typ, set_input("accessScope.namespaces", ["kube-system"]), name))
+    assert fewer.tripped() == {"eks-ci-access"}
+    # The cluster-wide view, without Secrets, stays required.
+    assert evaluate(mutate(planned(stack), typ, remove, "ci-view")).tripped() == {"eks-ci-access"}
 
 
 def test_every_policy_has_a_tripping_mutation() -> None:

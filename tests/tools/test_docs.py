@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from infra.config import StackConfig
@@ -27,3 +29,11 @@ def test_render_replaces_only_between_markers() -> None:
     assert docs.render(text, {"cost-table": "new"}) == "a\n<!-- cost-table:start -->\nnew\n<!-- cost-table:end -->\nb\n"
     with pytest.raises(ValueError, match="no <!-- config-reference:start -->"):
         docs.render(text, {"config-reference": "x"})
+
+
+def test_the_readme_names_one_secrets_provider_form() -> None:
+    """Both projects of a stack share its stack file, so they must be initialised with the same provider;
+    the README shows one form (the key's ARN, which carries its region) wherever it names one."""
+    readme = docs.README.read_text()
+    forms = re.findall(r"awskms://[^\s`]*", readme)
+    assert len(forms) >= 3 and set(forms) == {"awskms:///<key-arn>"}, forms

@@ -260,6 +260,22 @@ def test_runner_labels_name_the_projects_the_aws_side_creates() -> None:
     assert planned_projects == {kind: runner.runner_project("prod", kind) for kind in ("deploy", "preview")}
 
 
+def test_jobs_on_the_vpc_runners_install_only_the_infra_extra() -> None:
+    """The runners start bare for every job: they install Pulumi, its providers and the policy pack's
+    needs (`make install-infra`), not torch and the test tools (`make install`, kept elsewhere)."""
+    seen = set()
+    for path, name, job in _pulumi_jobs():
+        installs = [s["run"] for s in job["steps"] if str(s.get("run", "")).startswith("make install")]
+        seen.add((_part(job), tuple(installs)))
+        expected = "make install-infra" if _part(job) == "in-cluster" else "make install"
+        assert installs == [expected], f"{path.name}:{name}: {installs}"
+    assert seen == {("in-cluster", ("make install-infra",)), ("aws", ("make install",))}
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    assert "INFRA_EXTRAS := infra\n" in makefile and "$(INFRA_STAMP): pyproject.toml" in makefile
+    result = subprocess.run(["make", "-n", "install-infra"], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert "-e '.[infra]'" in result.stdout and ".installed-infra-stamp" in result.stdout
+
+
 def test_deploys_and_teardowns_run_the_parts_in_order() -> None:
     deploy = load(WORKFLOWS / "deploy-stack.yml")["jobs"]
     assert list(deploy) == ["aws", "in-cluster"] and deploy["in-cluster"]["needs"] == "aws"
@@ -267,12 +283,46 @@ def test_deploys_and_teardowns_run_the_parts_in_order() -> None:
     # cluster and Karpenter's IAM (tests/infra/test_in_cluster.py holds the order inside the project).
     teardown = load(WORKFLOWS / "teardown.yml")
     jobs = teardown["jobs"]
+    assert list(jobs) == ["in-cluster-state", "in-cluster", "aws"]
     assert _part(jobs["in-cluster"]) == "in-cluster" and _part(jobs["aws"]) == "aws"
-    assert jobs["aws"]["needs"] == "in-cluster" and "needs" not in jobs["in-cluster"]
+    assert jobs["in-cluster"]["needs"] == "in-cluster-state" and jobs["aws"]["needs"] == ["in-cluster-state",
+                                                                                          "in-cluster"]
     assert [s["with"]["command"] for j in jobs.values() for s in _pulumi_runs(j)] == ["destroy", "destroy"]
     assert set(teardown["on"]) == {"workflow_dispatch"}
-    assert jobs["in-cluster"]["if"] == "inputs.confirm == inputs.stack"
+    assert jobs["in-cluster-state"]["if"] == "inputs.confirm == inputs.stack"
     assert all(job["environment"] == "${{ inputs.stack }}" for job in jobs.values())
+
+
+def _state_check(job: dict[str, Any], mode: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = [s for s in job["steps"]
+                                   if f"-m hoist.stack_state {mode} < in-cluster-state.json" in s.get("run", "")]
+    (step,) = found
+    export = 'pulumi -C infra/in_cluster stack export --stack "$STACK" > in-cluster-state.json'
+    assert step["run"].splitlines()[0] == export and step["env"]["STACK"] == "${{ inputs.stack }}"
+    return step
+
+
+def test_teardown_skips_an_empty_in_cluster_side_and_refuses_the_aws_side_while_it_holds_anything() -> None:
+    """A first apply that failed before the runners existed leaves an empty in-cluster state and no runner:
+    a hosted job asks, so the teardown reaches the AWS side instead of queuing for a runner forever."""
+    jobs = load(WORKFLOWS / "teardown.yml")["jobs"]
+    state = jobs["in-cluster-state"]
+    assert state["runs-on"] == "ubuntu-latest" and state["outputs"]["holds"] == "${{ steps.state.outputs.holds }}"
+    holds = _state_check(state, "holds")
+    assert holds["id"] == "state" and holds["run"].rstrip().endswith('>> "$GITHUB_OUTPUT"')
+    # The hosted job runs the checker without installing the project: standard library only.
+    assert holds["run"].splitlines()[1].startswith("python3 -m hoist.stack_state")
+    imported = {line.split()[1] for line in (PROJECT_ROOT / "hoist" / "stack_state.py").read_text().splitlines()
+                if line.startswith(("import ", "from "))}
+    assert imported <= {"__future__", "json", "sys", "collections.abc", "typing"}, imported
+    assert jobs["in-cluster"]["if"] == "needs.in-cluster-state.outputs.holds == 'true'"
+    # The AWS side runs after a skipped in-cluster job, never after a failed one, and checks first.
+    condition = " ".join(jobs["aws"]["if"].split())
+    assert condition == ("always() && needs.in-cluster-state.result == 'success' && (needs.in-cluster.result == "
+                         "'success' || needs.in-cluster.result == 'skipped')")
+    aws = jobs["aws"]["steps"]
+    guard = _state_check(jobs["aws"], "empty")
+    assert aws.index(guard) < aws.index(_pulumi_runs(jobs["aws"])[0])
 
 
 def _commands(document: dict[str, Any]) -> list[list[str]]:

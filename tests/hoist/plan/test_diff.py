@@ -4,6 +4,7 @@ with the unchanged plan. Each must give exactly the expected cost lines, grants 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from hoist.plan import comment, diff
 from infra import catalog
 from infra.components.iam import document, training_data_access
 from tests.conftest import planned
+from tests.hoist.plan import documents
 from tests.hoist.plan.documents import by_action, diff_after, edit_stack
 
 PROD_A10G = "      capacity_type: spot\n      max_gpus: 16\n"
@@ -261,3 +263,17 @@ def test_a_renamed_gpu_pool_terminates_the_old_pools_nodes(stacks_copy: Path) ->
     # The pools are the in-cluster project's; the comment says so on each row.
     assert "| − | `hoist-dev-nodepool-a10g-spot` | in-cluster | `kubernetes:karpenter.sh/v1:NodePool` | delete |" in (
         comment.markdown(data))
+
+
+def test_an_ignored_create_only_input_is_no_change_and_no_replacement() -> None:
+    """Clusters made with the creator's bootstrap entry keep it: the program ignores the create-only field,
+    so the engine keeps the applied value and a diff must not promise a new cluster."""
+    head = documents.document(planned("dev"))
+    base = json.loads(json.dumps(head))
+    (cluster,) = [r for group in base["components"].values() for r in group if r["type"] == "aws:eks/cluster:Cluster"]
+    cluster["inputs"]["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] = True
+    assert diff.compare("dev", "main", base, head)["changes"] == []
+    for group in head["components"].values():
+        for r in group:
+            r.pop("ignore_changes", None)
+    assert by_action(diff.compare("dev", "main", base, head)) == [("replace", "hoist-dev-cluster", "Cluster")]

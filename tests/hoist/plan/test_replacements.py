@@ -144,9 +144,9 @@ def test_replacing_names_the_create_only_input_and_its_source() -> None:
                                   {"imageTagMutability": "IMMUTABLE"}) == []
     nested = replacements.replacing("aws:eks/cluster:Cluster",
                                     {"accessConfig": {"authenticationMode": "API",
-                                                      "bootstrapClusterCreatorAdminPermissions": True}},
+                                                      "bootstrapClusterCreatorAdminPermissions": False}},
                                     {"accessConfig": {"authenticationMode": "API_AND_CONFIG_MAP",
-                                                      "bootstrapClusterCreatorAdminPermissions": True}})
+                                                      "bootstrapClusterCreatorAdminPermissions": False}})
     assert nested == []
 
 
