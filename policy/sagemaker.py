@@ -174,51 +174,35 @@ def _scale_from_zero(resources: list[PolicyResource]) -> Iterable[tuple[str, Pol
 
 
 def _alarms_bound(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyResource]]:
+    yield from _rollbacks_bound(resources, ENDPOINT, "endpointName", catalog.ENDPOINT_LABEL, "EndpointName",
+                                "endpoint", namespace="AWS/SageMaker")
+    yield from _rollbacks_bound(resources, INFERENCE_COMPONENT, "inferenceComponentName", catalog.COMPONENT_LABEL,
+                                "InferenceComponentName", "model", namespace=None)
+
+
+def _rollbacks_bound(resources: list[PolicyResource], owner_type: str, name_key: str, label: str, dimension: str,
+                     noun: str, *, namespace: str | None) -> Iterable[tuple[str, PolicyResource]]:
+    """Each rollback alarm of an endpoint or a model watches that one: a PromQL alarm selects its series by
+    label, a CloudWatch alarm by dimension."""
     alarms = {a.props.get("name"): a for a in of_type(resources, ALARM)}
-    for endpoint in of_type(resources, ENDPOINT):
-        name = endpoint.props.get("endpointName")
-        deployment = decoded(endpoint.props.get("deploymentConfig")) or {}
+    for owner in of_type(resources, owner_type):
+        name = owner.props.get(name_key)
+        deployment = decoded(owner.props.get("deploymentConfig")) or {}
         for ref in as_list((deployment.get("autoRollbackConfiguration") or {}).get("alarms")):
             alarm = alarms.get(ref.get("alarmName"))
             if alarm is None:
-                yield f"rollback alarm {ref.get('alarmName')} is not defined in this stack", endpoint
+                yield f"rollback alarm {ref.get('alarmName')} is not defined in this stack", owner
                 continue
             query = _promql(alarm)
             if query is not None:
-                # A PromQL alarm selects its series by label: it must select this endpoint's.
-                if f'"{catalog.ENDPOINT_LABEL}"="{name}"' not in query:
+                if f'"{label}"="{name}"' not in query:
                     yield (f"rollback alarm {alarm.props.get('name')}'s query does not select "
-                           f'"{catalog.ENDPOINT_LABEL}"="{name}", the endpoint it guards'), endpoint
+                           f'"{label}"="{name}", the {noun} it guards'), owner
                 continue
-            dimensions = decoded(alarm.props.get("dimensions")) or {}
-            if alarm.props.get("namespace") != "AWS/SageMaker" or dimensions.get("EndpointName") != name:
-                yield (f"rollback alarm {alarm.props.get('name')} watches {dimensions.get('EndpointName')!r}, "
-                       f"not the endpoint {name!r} it guards"), endpoint
-    yield from _component_alarms_bound(resources)
-
-
-def _component_alarms_bound(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyResource]]:
-    alarms = {a.props.get("name"): a for a in of_type(resources, ALARM)}
-    for component in of_type(resources, INFERENCE_COMPONENT):
-        name = component.props.get("inferenceComponentName")
-        deployment = decoded(component.props.get("deploymentConfig")) or {}
-        for ref in as_list((deployment.get("autoRollbackConfiguration") or {}).get("alarms")):
-            alarm = alarms.get(ref.get("alarmName"))
-            if alarm is None:
-                yield f"rollback alarm {ref.get('alarmName')} is not defined in this stack", component
-                continue
-            query = _promql(alarm)
-            if query is not None:
-                # The engine's series carry the component's name as a label: it must select this one's.
-                if f'"{catalog.COMPONENT_LABEL}"="{name}"' not in query:
-                    yield (f"rollback alarm {alarm.props.get('name')}'s query does not select "
-                           f'"{catalog.COMPONENT_LABEL}"="{name}", the model it guards'), component
-                continue
-            dimensions = decoded(alarm.props.get("dimensions")) or {}
-            if dimensions.get("InferenceComponentName") != name:
-                watched = dimensions.get("InferenceComponentName")
-                yield (f"rollback alarm {alarm.props.get('name')} watches {watched!r}, not the model {name!r} it "
-                       "guards"), component
+            watched = (decoded(alarm.props.get("dimensions")) or {}).get(dimension)
+            if watched != name or (namespace is not None and alarm.props.get("namespace") != namespace):
+                yield (f"rollback alarm {alarm.props.get('name')} watches {watched!r}, not the {noun} {name!r} it "
+                       "guards"), owner
 
 
 def _promql(alarm: PolicyResource) -> str | None:

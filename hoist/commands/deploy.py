@@ -189,11 +189,4 @@ def _component(stack: str, endpoint: stack_outputs.EndpointOutput, model: str | 
         if model is not None:
             raise ConfigError(f"--model {model}: stack {stack}'s endpoint serves one model; leave --model out")
         return None
-    if model is None:
-        if len(endpoint.components) == 1:
-            return next(iter(endpoint.components.values()))
-        raise ConfigError(f"stack {stack} serves {len(endpoint.components)} models; name one with --model "
-                          f"({', '.join(endpoint.components)})")
-    if model not in endpoint.components:
-        raise ConfigError(f"--model {model}: stack {stack} serves {', '.join(endpoint.components)}")
-    return endpoint.components[model]
+    return endpoint.components[components.model_named(list(endpoint.components), stack, model, ConfigError)]

@@ -10,7 +10,7 @@ promoted one) the file is restored and the component's rollback alarm named.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -23,16 +23,21 @@ from infra.config import ComponentModelConfig, InferenceComponentsConfig, StackC
 IN_PROGRESS = frozenset({"Creating", "Updating"})
 
 
+def model_named(models: Collection[str], stack: str, name: str | None, error: type[Exception]) -> str:
+    """The model ``--model`` names among ``models``; a stack serving one model needs no name."""
+    if name is None:
+        if len(models) == 1:
+            return next(iter(models))
+        raise error(f"stack {stack} serves {len(models)} models; name one with --model ({', '.join(models)})")
+    if name not in models:
+        raise error(f"--model {name}: stack {stack} serves {', '.join(models)}")
+    return name
+
+
 def chosen_model(shared: InferenceComponentsConfig, stack: str, name: str | None) -> tuple[str, ComponentModelConfig]:
     """The model ``--model`` names; a stack serving one model needs no name."""
-    if name is None:
-        if len(shared.models) == 1:
-            return next(iter(shared.models.items()))
-        raise DeployError(f"stack {stack} serves {len(shared.models)} models; name one with --model "
-                          f"({', '.join(shared.models)})")
-    if name not in shared.models:
-        raise DeployError(f"--model {name}: stack {stack} serves {', '.join(shared.models)}")
-    return name, shared.models[name]
+    chosen = model_named(list(shared.models), stack, name, DeployError)
+    return chosen, shared.models[chosen]
 
 
 def check_image_digest(shared: InferenceComponentsConfig, name: str, digest: str | None) -> None:
