@@ -384,6 +384,7 @@ def helm_namespaces() -> tuple[str, ...]:
     """The namespaces that hold hoist's Helm releases: where a preview must read Helm's release Secrets."""
     return tuple(sorted({chart.namespace for chart in HELM_CHARTS.values()}))
 
+
 KARPENTER_FEATURE_GATES: dict[str, bool] = {"ReservedCapacity": True, "SpotToSpotConsolidation": False,
                                             "NodeRepair": True}
 """Karpenter's feature gates, set explicitly so a chart upgrade cannot flip one silently. ReservedCapacity

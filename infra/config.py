@@ -125,6 +125,10 @@ class RegistryConfig(_Frozen):
         return value
 
 
+SERVING_IMAGES: dict[str, Literal["serving", "llm"]] = {"classic": "serving", "vllm": "llm"}
+"""The image each serving engine runs in: its ``images`` key and its repository in the registry."""
+
+
 class ImagesConfig(_Frozen):
     """The images this stack runs, by digest: `hoist build` prints them; a promotion pull request sets them."""
 
@@ -142,6 +146,10 @@ class ImagesConfig(_Frozen):
         """The digests that are set, by part."""
         parts = (("training", self.training), ("serving", self.serving), ("llm", self.llm))
         return {part: digest for part, digest in parts if digest}
+
+    def serving_digest(self, engine: str) -> str | None:
+        """The digest of the image that serves ``engine``."""
+        return self.digests().get(SERVING_IMAGES[engine])
 
 
 class BudgetConfig(_Frozen):

@@ -26,7 +26,7 @@ from infra.components.registry import Registry, RegistryArgs, ReplicationDestina
 from infra.components.storage import Storage, StorageArgs
 from infra.components.training_access import TrainingAccess, TrainingAccessArgs
 from infra.components.training_jobs import TrainingJobs, TrainingJobsArgs
-from infra.config import StackConfig
+from infra.config import SERVING_IMAGES, StackConfig
 from infra.contract import IN_CLUSTER_OUTPUT, TRAINING_NAMESPACE
 from infra.stack_files import ConfigError, from_pulumi_config, load_stack
 
@@ -150,12 +150,12 @@ def define_stack(cfg: StackConfig) -> None:
         s3_prefix_list_id=network.s3_endpoint.prefix_list_id, account_id=account_id, region=cfg.region,
         partition=partition), opts=with_provider)
     endpoint = None
-    serving_digest = cfg.images.llm if cfg.endpoint and cfg.endpoint.engine == "vllm" else cfg.images.serving
+    serving_digest = cfg.images.serving_digest(cfg.endpoint.engine) if cfg.endpoint else None
     if cfg.endpoint is not None and serving_digest is not None:
         # CloudFormation's endpoint resource can retain variant properties on update; pulumi-aws's cannot.
         native = aws_native.Provider("aws-native", region=cfg.region, allowed_account_ids=list(cfg.allowed_account_ids),
                                      default_tags={"tags": {**cfg.default_tags, tag_key: tag_value}})
-        serving = registry.repositories["llm" if cfg.endpoint.engine == "vllm" else "serving"]
+        serving = registry.repositories[SERVING_IMAGES[cfg.endpoint.engine]]
         models = storage.buckets["models"]
         endpoint = Endpoint(name, EndpointArgs(
             config=cfg.endpoint, endpoint_name=name, alerts_topic_arn=budget.alerts.arn,
@@ -171,9 +171,9 @@ def define_stack(cfg: StackConfig) -> None:
         native = aws_native.Provider("aws-native", region=cfg.region, allowed_account_ids=list(cfg.allowed_account_ids),
                                      default_tags={"tags": {**cfg.default_tags, tag_key: tag_value}})
         engines = sorted({m.engine for m in cfg.inference_components.models.values()})
-        repositories = {engine: registry.repositories["llm" if engine == "vllm" else "serving"] for engine in engines}
+        repositories = {engine: registry.repositories[SERVING_IMAGES[engine]] for engine in engines}
         # The config refuses a model whose engine's image digest is missing.
-        digests = {"vllm": cfg.images.llm or "", "classic": cfg.images.serving or ""}
+        digests = {engine: cfg.images.serving_digest(engine) or "" for engine in engines}
         models = storage.buckets["models"]
         shared = SharedEndpoint(name, SharedEndpointArgs(
             config=cfg.inference_components, endpoint_name=name, alerts_topic_arn=budget.alerts.arn,

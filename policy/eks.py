@@ -146,8 +146,9 @@ def _ci_access(resources: list[PolicyResource]) -> Iterable[tuple[str, PolicyRes
         scoped: dict[str, list[dict[str, Any]]] = {}
         for association in associations:
             policy = str(association.props.get("policyArn", "")).rsplit("/", 1)[-1]
-            scoped.setdefault(policy, []).append(association.props.get("accessScope") or {})
-            if policy == ADMIN_VIEW and (association.props.get("accessScope") or {}).get("type") != "namespace":
+            scope = association.props.get("accessScope") or {}
+            scoped.setdefault(policy, []).append(scope)
+            if policy == ADMIN_VIEW and scope.get("type") != "namespace":
                 # Code from a pull request runs as the preview role: it must not read every Secret.
                 yield (f"access policy association {association.name}: {ADMIN_VIEW} reads every Secret; scope it to "
                        f"the Helm releases' namespaces ({', '.join(catalog.helm_namespaces())})"), association

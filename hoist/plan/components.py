@@ -11,8 +11,8 @@ from infra.config import InferenceComponentsConfig
 
 def summary(shared: InferenceComponentsConfig | None) -> dict[str, Any] | None:
     """Per model: copies (floor, at creation, maximum), copies per instance and instances at each; and the
-    endpoint's instances when idle and right after its
-    components are created (a component cannot be created with zero copies)."""
+    endpoint's instances when idle and right after its components are created (a component cannot be
+    created with zero copies)."""
     if shared is None:
         return None
     hourly = catalog.sagemaker_hour(shared.instance_type).usd

@@ -18,7 +18,7 @@ from hoist import stack_edits
 from hoist.outputs import StackOutputs
 from hoist.release.deploy import DeployError, firing_alarms, pulumi_up
 from infra.components.inference_components import rollback_alarm_names
-from infra.config import ComponentModelConfig, InferenceComponentsConfig, StackConfig
+from infra.config import SERVING_IMAGES, ComponentModelConfig, InferenceComponentsConfig, StackConfig
 
 IN_PROGRESS = frozenset({"Creating", "Updating"})
 
@@ -46,7 +46,7 @@ def check_image_digest(shared: InferenceComponentsConfig, name: str, digest: str
     others = [other for other, model in shared.models.items() if other != name and model.engine == engine]
     if digest is not None and others:
         raise DeployError(f"--image-digest: the {engine} image also serves {', '.join(others)}, whose components "
-                          f"it would roll too; change images.{'llm' if engine == 'vllm' else 'serving'} "
+                          f"it would roll too; change images.{SERVING_IMAGES[engine]} "
                           "in a pull request instead")
 
 
@@ -58,7 +58,7 @@ def promote(stack: str, model: str, key: str, digest: str | None, engine: str,
         values["llm"] = llm
     changes: dict[str, dict[str, Any]] = {f"inference_components.models.{model}": values}
     if digest is not None:
-        changes["images"] = {"llm" if engine == "vllm" else "serving": digest}
+        changes["images"] = {SERVING_IMAGES[engine]: digest}
     return stack_edits.set_values(stack, changes)
 
 

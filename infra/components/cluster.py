@@ -34,7 +34,7 @@ ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPoli
 # a pull request runs as this role, and must not read every Secret of the stack.
 VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
 ADMIN_VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
-KARPENTER_NAMESPACE = "kube-system"
+KARPENTER_NAMESPACE = catalog.HELM_CHARTS["karpenter"].namespace
 KARPENTER_SERVICE_ACCOUNT = "karpenter"
 INTERRUPTION_EVENTS: dict[str, dict[str, Any]] = {
     "scheduled-change": {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
