@@ -181,6 +181,8 @@ def test_an_llm_reaches_its_component_through_an_uncompressed_model(gpu_plan: Pl
     container = model["PrimaryContainer"]
     assert container["ModelDataSource"]["S3DataSource"]["CompressionType"] == "None"
     assert container["Environment"]["SM_VLLM_MODEL"] == "/opt/ml/model"
+    # Each engine's own image: vLLM for the LLM, the classic server for the tar.gz model beside it.
+    assert container["Image"].endswith(f"/hoist/llm@{LLM_DIGEST}")
     assert model["EnableNetworkIsolation"] is True
     created = {c["InferenceComponentName"]: c for c in found["CreateInferenceComponent"]}
     llm = created["hoist-dev-assistant"]["Specification"]
@@ -188,7 +190,9 @@ def test_an_llm_reaches_its_component_through_an_uncompressed_model(gpu_plan: Pl
     # One GPU per tensor-parallel rank; the weights plus the engine's overhead in host memory.
     assert llm["ComputeResourceRequirements"]["NumberOfAcceleratorDevicesRequired"] == 1
     assert llm["ComputeResourceRequirements"]["MinMemoryRequiredInMb"] == 15326 + catalog.LLM_HOST_OVERHEAD_MB
-    assert created["hoist-dev-reference"]["Specification"]["Container"]["ArtifactUrl"].endswith(".tar.gz")
+    classic = created["hoist-dev-reference"]["Specification"]["Container"]
+    assert classic["ArtifactUrl"].endswith(".tar.gz")
+    assert classic["Image"].endswith(f"/hoist/serving@{load_stack('dev').images.serving}")
     (config,) = [c for c in found["CreateEndpointConfig"] if "ExecutionRoleArn" in c]
     assert config["ProductionVariants"][0]["InferenceAmiVersion"] == catalog.inference_ami_for()
     role = json.loads(by_name(gpu_plan, "aws:iam/rolePolicy:RolePolicy", "hoist-dev-endpoint").inputs["policy"])
